@@ -1,0 +1,31 @@
+# Targets mirror the README and CI (.ci/run).
+.PHONY: run test test-integration lint format build migrate-up clean
+
+# Run the service on the embedded default: SQLite under ./data, files under ./data/files.
+run:
+	cargo run --release -p fileproc -- serve
+
+# The whole test suite (unit, format corpus, API over HTTP).
+test:
+	cargo test --workspace
+
+# Only the API suite: the real server on a random port.
+test-integration:
+	cargo test -p fileproc --test api
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+format:
+	cargo fmt --all
+
+build:
+	cargo build --release -p fileproc
+
+# Apply the catalog's migrations (the service also does it at start-up).
+migrate-up:
+	cargo run --release -p fileproc -- migrate
+
+clean:
+	cargo clean

@@ -1,0 +1,96 @@
+//! # fileproc-formats: the per-format analysis
+//!
+//! This crate is the `formats` box of the data flow in `DESIGN.md` section 1: a worker (or the
+//! `fileproc process FILE` command) hands it a reader over a file's bytes, and it returns a typed
+//! [`Analysis`]: the format's section of the result, warnings, and (through a [`RecordSink`]) every
+//! typed record of tabular formats. It is pure and synchronous: no tokio, no HTTP, no storage. The
+//! caller runs it on a blocking thread and owns timeouts, which it signals through [`Context::cancel`].
+//!
+//! Each format is one module behind the one [`Analyzer`] trait; [`analyzer_for`] picks it.
+
+pub mod context;
+pub mod csv;
+pub mod error;
+pub mod file_type;
+
+pub use context::{Context, DiscardRecords, Limits, Progress, RecordSink};
+pub use error::FormatError;
+pub use file_type::FileType;
+
+use serde::Serialize;
+use std::io::{Read, Seek};
+
+/// A reader with random access, for formats whose container needs it (ZIP for DOCX/XLSX, the PDF
+/// cross-reference table).
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// How an analyzer needs to read its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// One forward pass; the caller may stream the bytes straight from the blob store.
+    Sequential,
+    /// Random access; the caller spools the bytes to a local file first.
+    Random,
+}
+
+/// The input handed to an analyzer, matching its [`Access`].
+pub enum Input<'a> {
+    /// A forward-only reader.
+    Stream(&'a mut (dyn Read + Send)),
+    /// A reader with random access.
+    Seekable(&'a mut dyn ReadSeek),
+}
+
+impl Input<'_> {
+    /// The input as a forward-only reader, whatever it is.
+    pub fn reader(&mut self) -> &mut dyn Read {
+        match self {
+            Input::Stream(r) => *r,
+            Input::Seekable(r) => *r,
+        }
+    }
+}
+
+/// The format's section of a result (`DESIGN.md` section 4), serialized under the format's name,
+/// e.g. `{"csv": {...}}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// A CSV (or TSV) file.
+    Csv(csv::CsvSummary),
+}
+
+/// What an analyzer returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// The format's section of the result.
+    #[serde(flatten)]
+    pub section: Section,
+    /// Things a user should know that did not fail the job (e.g. "2 malformed rows").
+    pub warnings: Vec<String>,
+}
+
+/// One format's analysis.
+pub trait Analyzer: Send + Sync {
+    /// The processor's name as it appears in the result's `processor.name`, e.g. `"csv"`.
+    fn name(&self) -> &'static str;
+    /// The processor's version as it appears in the result's `processor.version`.
+    fn version(&self) -> &'static str;
+    /// How the analyzer reads its input.
+    fn access(&self) -> Access;
+    /// Analyze the input.
+    ///
+    /// # Errors
+    /// A [`FormatError`] whose [`FormatError::code`] is the stable code the API reports
+    /// (`corrupt_file`, `empty_file`, `limit_exceeded`, `cancelled`...).
+    fn analyze(&self, input: Input<'_>, ctx: &mut Context<'_>) -> Result<Analysis, FormatError>;
+}
+
+/// The analyzer for a file type, or `None` where the type has no analyzer yet.
+pub fn analyzer_for(file_type: FileType) -> Option<&'static dyn Analyzer> {
+    match file_type {
+        FileType::Csv => Some(&csv::CsvAnalyzer),
+        _ => None,
+    }
+}

@@ -1,0 +1,127 @@
+//! The API's one error type and its one JSON shape: `{"error": "<message>", "code": "<code>"}`
+//! (`DESIGN.md` section 2). A 5xx tells the client little; its cause is logged once, here.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::blob::StoreError;
+use crate::catalog::CatalogError;
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 404: no such file (or not the caller's).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: the file is not in a state that allows this.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413: the upload is larger than the limit.
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// 413: the request body as a whole is larger than the server accepts.
+    #[error("the request body is larger than the server accepts")]
+    BodyTooLarge,
+    /// 415: the type is not allowed, or not what the bytes say.
+    #[error("{message}")]
+    UnsupportedType { code: &'static str, message: String },
+    /// 416: the Range cannot be satisfied.
+    #[error("the range is not satisfiable for a {size}-byte file")]
+    RangeNotSatisfiable { size: u64 },
+    /// 503: a dependency is down.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: anything else; the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: String,
+    code: &'a str,
+}
+
+impl ApiError {
+    /// A 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooLarge { .. } | ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::UnsupportedType { code, .. } => code,
+            ApiError::NotFound(_) => "not_found",
+            ApiError::TooLarge { .. } | ApiError::BodyTooLarge => "file_too_large",
+            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            ApiError::Unavailable(_) => "not_ready",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let status = self.status();
+        let body = ErrorBody {
+            error: self.to_string(),
+            code: self.code(),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RangeNotSatisfiable { size } = self
+            && let Ok(v) = format!("bytes */{size}").parse()
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_RANGE, v);
+        }
+        response
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound => ApiError::NotFound("file"),
+            CatalogError::Conflict(message) => ApiError::Conflict {
+                code: "invalid_state",
+                message,
+            },
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}

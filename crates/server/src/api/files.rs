@@ -1,0 +1,241 @@
+//! `/api/v1/files`: upload, list, show, (re)process, status, result, delete.
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::error::ApiError;
+use super::extract::{ApiMultipart, ApiPath, ApiQuery};
+use super::view::{FileView, StatusView, ws_base};
+use crate::catalog::{FileFilter, FileRecord, FileStatus};
+use crate::state::{AppState, DEFAULT_OWNER};
+use fileproc_formats::FileType;
+
+/// Bytes allowed in a multipart body besides the file itself (the other fields, boundaries).
+const FORM_OVERHEAD: u64 = 1024 * 1024;
+
+/// The routes of this group.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let body_limit = state
+        .settings
+        .server
+        .max_upload_size
+        .saturating_add(FORM_OVERHEAD);
+    Router::new()
+        .route(
+            "/api/v1/files/upload",
+            post(upload).layer(DefaultBodyLimit::max(
+                usize::try_from(body_limit).unwrap_or(usize::MAX),
+            )),
+        )
+        .route("/api/v1/files", get(list))
+        .route("/api/v1/files/{file_id}", get(show).delete(remove))
+        .route("/api/v1/files/{file_id}/process", post(process))
+        .route("/api/v1/files/{file_id}/status", get(status))
+        .route("/api/v1/files/{file_id}/result", get(result))
+}
+
+fn view(state: &AppState, headers: &HeaderMap, f: FileRecord) -> FileView {
+    let base = ws_base(state.settings.server.public_url.as_deref(), headers);
+    FileView::new(f, state.blobs.bucket(), &base)
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiMultipart(multipart): ApiMultipart,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let file = crate::ingest::multipart_upload(&state, DEFAULT_OWNER, multipart).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &headers, file))))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    file_type: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FileList {
+    files: Vec<FileView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<FileList>, ApiError> {
+    if let Some(s) = q
+        .status
+        .as_deref()
+        .filter(|s| FileStatus::parse(s).is_none())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("unknown status {s:?}"),
+        ));
+    }
+    if let Some(t) = q
+        .file_type
+        .as_deref()
+        .filter(|t| FileType::parse(t).is_none())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("unknown file_type {t:?}"),
+        ));
+    }
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 100",
+        ));
+    }
+    let filter = FileFilter {
+        status: q.status,
+        file_type: q.file_type,
+        cursor: q.cursor,
+        limit: limit + 1,
+    };
+    let mut rows = state.catalog.list_files(DEFAULT_OWNER, &filter).await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = has_more
+        .then(|| rows.last().map(|f| f.id.clone()))
+        .flatten();
+    let files = rows
+        .into_iter()
+        .map(|f| view(&state, &headers, f))
+        .collect();
+    Ok(Json(FileList {
+        files,
+        next_cursor,
+        has_more,
+    }))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<Json<FileView>, ApiError> {
+    let file = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    Ok(Json(view(&state, &headers, file)))
+}
+
+#[derive(Serialize)]
+struct Queued {
+    file_id: String,
+    job_id: String,
+    status: &'static str,
+}
+
+async fn process(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    // The options body is optional: no body means the defaults.
+    let options = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({})
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_json",
+                    "the options must be a JSON object",
+                ));
+            }
+            Err(e) => return Err(ApiError::bad_request("invalid_json", e.to_string())),
+        }
+    };
+    let max_attempts = state.settings.processing.max_retries + 1;
+    let job_id = state
+        .catalog
+        .enqueue(DEFAULT_OWNER, &file_id, max_attempts, &options)
+        .await
+        .map_err(|e| match e {
+            crate::catalog::CatalogError::Conflict(message) => ApiError::Conflict {
+                code: "already_processing",
+                message,
+            },
+            other => other.into(),
+        })?;
+    state.cache.invalidate(&file_id).await;
+    state.queue.wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Queued {
+            file_id,
+            job_id,
+            status: "queued",
+        }),
+    ))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<Json<StatusView>, ApiError> {
+    let file = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    Ok(Json(StatusView::new(file)))
+}
+
+/// The stored result of a completed file (cached).
+///
+/// # Errors
+/// 404 unknown file, 409 while not completed.
+pub async fn completed_result(
+    state: &AppState,
+    file_id: &str,
+) -> Result<Arc<serde_json::Value>, ApiError> {
+    let file = state.catalog.get_file(DEFAULT_OWNER, file_id).await?;
+    if file.status != FileStatus::Completed.as_str() {
+        return Err(ApiError::Conflict {
+            code: "not_completed",
+            message: format!("the file is {}, not completed", file.status),
+        });
+    }
+    if let Some(hit) = state.cache.get(file_id).await {
+        return Ok(hit);
+    }
+    let row = state.catalog.get_result(file_id).await?;
+    let value =
+        Arc::new(serde_json::from_str(&row.result).map_err(|e| ApiError::Internal(e.into()))?);
+    state.cache.put(file_id, Arc::clone(&value)).await;
+    Ok(value)
+}
+
+async fn result(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let value = completed_result(&state, &file_id).await?;
+    let body = serde_json::to_vec(&*value).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.catalog.delete_file(DEFAULT_OWNER, &file_id).await?;
+    state.cache.invalidate(&file_id).await;
+    state.blobs.delete_file_objects(&file_id).await?;
+    tracing::info!(file.id = %file_id, "file deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,52 @@
+//! `/health` (the process answers) and `/ready` (its dependencies answer: catalog, blob store,
+//! workers).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+/// The routes of this group.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let catalog = state.catalog.ping().await.map_err(|e| e.to_string());
+    let blobs = state.blobs.ping().await.map_err(|e| e.to_string());
+    let workers = state.queue.alive();
+    let wanted = state.settings.processing.worker_count as usize;
+    let check = |r: &Result<(), String>| match r {
+        Ok(()) => json!({"ok": true}),
+        Err(e) => json!({"ok": false, "error": e}),
+    };
+    let checks = json!({
+        "catalog": check(&catalog),
+        "blob_store": check(&blobs),
+        "cache": {"ok": true, "kind": "in-process"},
+        "workers": {"ok": workers == wanted, "alive": workers, "configured": wanted},
+    });
+    if catalog.is_ok() && blobs.is_ok() && workers == wanted {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": checks})),
+        )
+    } else {
+        let body = json!({
+            "status": "not_ready",
+            "error": "a dependency of the service is not ready",
+            "code": "not_ready",
+            "checks": checks,
+        });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+    }
+}

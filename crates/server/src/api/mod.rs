@@ -1,0 +1,26 @@
+//! The HTTP API (`DESIGN.md` section 2): one module per route group, each with its `router()`.
+
+pub mod download;
+pub mod error;
+pub mod extract;
+pub mod files;
+pub mod health;
+pub mod records;
+pub mod view;
+
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// The whole API over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(files::router(&state))
+        .merge(download::router())
+        .merge(records::router())
+        .merge(health::router())
+        .fallback(|| async { error::ApiError::NotFound("route") })
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

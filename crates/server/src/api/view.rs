@@ -1,0 +1,133 @@
+//! The file object and status shapes shown to clients (`DESIGN.md` section 2).
+
+use axum::http::HeaderMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::FileRecord;
+
+/// A Unix-epoch-milliseconds time as RFC 3339.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Where a file's bytes are.
+#[derive(Serialize)]
+pub struct StorageInfo {
+    pub bucket: String,
+    pub key: String,
+    /// Bytes.
+    pub size: i64,
+    pub content_type: String,
+}
+
+/// A failure shown on a file.
+#[derive(Serialize)]
+pub struct FileErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+/// The file object.
+#[derive(Serialize)]
+pub struct FileView {
+    pub file_id: String,
+    pub filename: String,
+    pub file_type: String,
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub status: String,
+    /// 0..1.
+    pub progress: f64,
+    pub purpose: Option<String>,
+    pub metadata: Value,
+    pub uploaded_at: String,
+    pub processed_at: Option<String>,
+    pub storage_info: StorageInfo,
+    pub error: Option<FileErrorView>,
+    pub websocket_url: String,
+}
+
+/// A file's processing status.
+#[derive(Serialize)]
+pub struct StatusView {
+    pub file_id: String,
+    pub status: String,
+    /// 0..1.
+    pub progress: f64,
+    pub step: Option<String>,
+    pub message: Option<String>,
+    pub error: Option<FileErrorView>,
+    pub updated_at: String,
+}
+
+fn error_of(f: &FileRecord) -> Option<FileErrorView> {
+    f.error_code.as_ref().map(|code| FileErrorView {
+        code: code.clone(),
+        message: f.error_message.clone().unwrap_or_default(),
+    })
+}
+
+impl FileView {
+    /// The view of a row; `base_ws` is the WebSocket origin, e.g. `ws://host:8080`.
+    pub fn new(f: FileRecord, bucket: &str, base_ws: &str) -> Self {
+        let error = error_of(&f);
+        FileView {
+            websocket_url: format!("{base_ws}/ws?file_id={}", f.id),
+            storage_info: StorageInfo {
+                bucket: bucket.to_owned(),
+                key: f.storage_key.clone(),
+                size: f.size,
+                content_type: f.content_type.clone(),
+            },
+            metadata: serde_json::from_str(&f.metadata).unwrap_or(Value::Null),
+            uploaded_at: rfc3339(f.uploaded_at),
+            processed_at: f.processed_at.map(rfc3339),
+            error,
+            file_id: f.id,
+            filename: f.filename,
+            file_type: f.file_type,
+            content_type: f.content_type,
+            size: f.size,
+            sha256: f.sha256,
+            status: f.status,
+            progress: f.progress,
+            purpose: f.purpose,
+        }
+    }
+}
+
+impl StatusView {
+    /// The status of a row.
+    pub fn new(f: FileRecord) -> Self {
+        StatusView {
+            error: error_of(&f),
+            updated_at: rfc3339(f.updated_at),
+            file_id: f.id,
+            status: f.status,
+            progress: f.progress,
+            step: f.step,
+            message: f.message,
+        }
+    }
+}
+
+/// The WebSocket origin for links: `server.public_url` if set, else the request's Host.
+pub fn ws_base(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(url) = public_url {
+        let url = url.trim_end_matches('/');
+        return url
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("ws://{host}")
+}

@@ -1,0 +1,157 @@
+//! Wiring: build the parts from the settings, serve the API, run the workers, stop gracefully.
+
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::blob::BlobStore;
+use crate::cache::ResultCache;
+use crate::catalog::{Catalog, SqliteCatalog};
+use crate::config::{CatalogUrl, Settings, StorageProvider};
+use crate::queue::{QueueHandle, WorkerPool};
+use crate::state::AppState;
+
+/// Bytes of results the in-process cache holds.
+const RESULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Open the catalog the settings name and apply its migrations.
+///
+/// # Errors
+/// The database cannot be opened or migrated.
+pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog>> {
+    let catalog: Arc<dyn Catalog> = match settings.database.connection_url() {
+        CatalogUrl::Sqlite(path) => Arc::new(
+            SqliteCatalog::open(&path)
+                .await
+                .with_context(|| format!("opening the SQLite catalog at {}", path.display()))?,
+        ),
+        CatalogUrl::Postgres(_) => {
+            anyhow::bail!(
+                "the PostgreSQL catalog is not available in this build yet; unset DATABASE_URL and DB_HOST to use SQLite"
+            )
+        }
+    };
+    catalog
+        .migrate()
+        .await
+        .context("applying catalog migrations")?;
+    Ok(catalog)
+}
+
+/// Open the blob store the settings name.
+///
+/// # Errors
+/// The store cannot be set up.
+pub fn open_blob_store(settings: &Settings) -> anyhow::Result<BlobStore> {
+    match settings.storage.provider {
+        StorageProvider::Local => {
+            BlobStore::local(&settings.storage.local_path).with_context(|| {
+                format!(
+                    "opening the local blob store at {}",
+                    settings.storage.local_path.display()
+                )
+            })
+        }
+        other => anyhow::bail!(
+            "storage provider {} is not available in this build yet; use local",
+            other.as_str()
+        ),
+    }
+}
+
+/// A running service: its address and the handle to stop it.
+pub struct Application {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Application {
+    /// Build every part, bind the port (0 picks a free one) and start serving and processing.
+    ///
+    /// # Errors
+    /// A part cannot be opened or the port cannot be bound.
+    pub async fn start(settings: Settings) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        let catalog = open_catalog(&settings).await?;
+        let blobs = open_blob_store(&settings)?;
+        let state = AppState {
+            settings: Arc::clone(&settings),
+            catalog,
+            blobs,
+            cache: ResultCache::new(RESULT_CACHE_BYTES),
+            queue: QueueHandle::default(),
+        };
+        let listener = TcpListener::bind(settings.server.bind_address())
+            .await
+            .with_context(|| format!("binding {}", settings.server.bind_address()))?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let workers = WorkerPool::start(&state);
+        let app = crate::api::router(state);
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            workers.shutdown().await;
+            served.context("serving HTTP")
+        });
+        tracing::info!(address = %addr, "fileproc is serving");
+        Ok(Application {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop accepting, finish open requests, hand running jobs back, and return.
+    ///
+    /// # Errors
+    /// Serving had failed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await?
+    }
+
+    /// Serve until SIGINT or SIGTERM, then stop gracefully.
+    ///
+    /// # Errors
+    /// Serving failed.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "listening for ctrl-c failed");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,441 @@
+//! The SQLite catalog: the embedded default. One file, WAL journal, `synchronous=FULL` so that a
+//! row acknowledged to a client survives a crash. SQLite has one writer at a time, so a claim is
+//! a single `UPDATE ... RETURNING` on the oldest runnable job: two workers can never take the same
+//! job.
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+// Dynamic SQL here only splices the constant FILE_COLUMNS; values are always bound.
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{
+    Catalog, CatalogError, CatalogResult, ClaimedJob, FileFilter, FileRecord, JobFailure, NewFile,
+    ResultRecord, StoredResult, now_ms,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+const FILE_COLUMNS: &str = "id, owner, filename, file_type, content_type, size, sha256, status, \
+    progress, step, message, purpose, metadata, storage_key, error_code, error_message, \
+    uploaded_at, processed_at, updated_at";
+
+/// The catalog in a SQLite database file.
+pub struct SqliteCatalog {
+    pool: SqlitePool,
+}
+
+impl SqliteCatalog {
+    /// Open (creating it and its directory if needed) the database at `path`.
+    ///
+    /// # Errors
+    /// The directory cannot be created or the database cannot be opened.
+    pub async fn open(path: &Path) -> CatalogResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| CatalogError::Database(e.into()))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteCatalog { pool })
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn migrate(&self) -> CatalogResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> CatalogResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_file(
+        &self,
+        f: &NewFile,
+        enqueue: Option<u32>,
+    ) -> CatalogResult<Option<String>> {
+        let now = now_ms();
+        let status = if enqueue.is_some() {
+            "queued"
+        } else {
+            "pending"
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO files (id, owner, filename, file_type, content_type, size, sha256, status, \
+             purpose, metadata, storage_key, uploaded_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&f.id)
+        .bind(&f.owner)
+        .bind(&f.filename)
+        .bind(&f.file_type)
+        .bind(&f.content_type)
+        .bind(f.size)
+        .bind(&f.sha256)
+        .bind(status)
+        .bind(&f.purpose)
+        .bind(f.metadata.to_string())
+        .bind(&f.storage_key)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let job_id = match enqueue {
+            Some(max_attempts) => {
+                let id = uuid::Uuid::now_v7().to_string();
+                insert_job(&mut tx, &id, &f.id, max_attempts, "{}", now).await?;
+                Some(id)
+            }
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(job_id)
+    }
+
+    async fn get_file(&self, owner: &str, id: &str) -> CatalogResult<FileRecord> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ? AND owner = ?");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn get_file_by_id(&self, id: &str) -> CatalogResult<FileRecord> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn list_files(&self, owner: &str, q: &FileFilter) -> CatalogResult<Vec<FileRecord>> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE owner = ? \
+             AND (? IS NULL OR status = ?) AND (? IS NULL OR file_type = ?) \
+             AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(&q.status)
+            .bind(&q.status)
+            .bind(&q.file_type)
+            .bind(&q.file_type)
+            .bind(&q.cursor)
+            .bind(&q.cursor)
+            .bind(q.limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn delete_file(&self, owner: &str, id: &str) -> CatalogResult<FileRecord> {
+        let sql = format!("DELETE FROM files WHERE id = ? AND owner = ? RETURNING {FILE_COLUMNS}");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn set_progress(&self, id: &str, progress: f64, step: &str) -> CatalogResult<()> {
+        sqlx::query(
+            "UPDATE files SET progress = ?, step = ?, updated_at = ? \
+             WHERE id = ? AND status = 'processing'",
+        )
+        .bind(progress)
+        .bind(step)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn enqueue(
+        &self,
+        owner: &str,
+        file_id: &str,
+        max_attempts: u32,
+        options: &serde_json::Value,
+    ) -> CatalogResult<String> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let file = sqlx::query("SELECT status FROM files WHERE id = ? AND owner = ?")
+            .bind(file_id)
+            .bind(owner)
+            .fetch_one(&mut *tx)
+            .await?;
+        let status: String = file.try_get("status")?;
+        if matches!(status.as_str(), "uploading" | "quarantined") {
+            return Err(CatalogError::Conflict(format!("the file is {status}")));
+        }
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE file_id = ? AND status IN ('queued', 'running')",
+        )
+        .bind(file_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active > 0 {
+            return Err(CatalogError::Conflict(
+                "the file is already queued or processing".into(),
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        insert_job(
+            &mut tx,
+            &id,
+            file_id,
+            max_attempts,
+            &options.to_string(),
+            now,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE files SET status = 'queued', progress = 0, step = NULL, message = NULL, \
+             error_code = NULL, error_message = NULL, processed_at = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(file_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM results WHERE file_id = ?")
+            .bind(file_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn claim_job(&self, worker: &str, lease: Duration) -> CatalogResult<Option<ClaimedJob>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let job: Option<ClaimedJob> = sqlx::query_as(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, \
+             lease_expires_at = ?, updated_at = ? \
+             WHERE id = (SELECT id FROM jobs \
+                 WHERE (status = 'queued' AND run_at <= ?) \
+                    OR (status = 'running' AND lease_expires_at < ?) \
+                 ORDER BY run_at, id LIMIT 1) \
+             RETURNING id, file_id, attempts, max_attempts, options",
+        )
+        .bind(worker)
+        .bind(now + ms(lease))
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(job) = &job {
+            sqlx::query(
+                "UPDATE files SET status = 'processing', progress = 0, step = 'validation', \
+                 message = NULL, updated_at = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(&job.file_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn renew_lease(
+        &self,
+        job_id: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> CatalogResult<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ?, updated_at = ? \
+             WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        )
+        .bind(now + ms(lease))
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_job(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        r: &StoredResult,
+    ) -> CatalogResult<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let held = sqlx::query(
+            "UPDATE jobs SET status = 'completed', lease_owner = NULL, lease_expires_at = NULL, \
+             error_code = NULL, error_message = NULL, updated_at = ? \
+             WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        )
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO results (file_id, result, records_key, records_index, records_count, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (file_id) DO UPDATE SET result = excluded.result, \
+             records_key = excluded.records_key, records_index = excluded.records_index, \
+             records_count = excluded.records_count, created_at = excluded.created_at",
+        )
+        .bind(&job.file_id)
+        .bind(r.result.to_string())
+        .bind(&r.records_key)
+        .bind(serde_json::to_string(&r.records_index)?)
+        .bind(r.records_count)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE files SET status = 'completed', progress = 1, step = 'complete', message = NULL, \
+             error_code = NULL, error_message = NULL, processed_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(&job.file_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fail_job(&self, job: &ClaimedJob, worker: &str, f: &JobFailure) -> CatalogResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let (job_status, file_status, run_at) = match f.retry_in {
+            Some(delay) => ("queued", "queued", now + ms(delay)),
+            None => ("failed", "failed", now),
+        };
+        let held = sqlx::query(
+            "UPDATE jobs SET status = ?, run_at = ?, lease_owner = NULL, lease_expires_at = NULL, \
+             error_code = ?, error_message = ?, updated_at = ? \
+             WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        )
+        .bind(job_status)
+        .bind(run_at)
+        .bind(&f.code)
+        .bind(&f.message)
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 1 {
+            let message = f.retry_in.map(|d| {
+                format!(
+                    "attempt {} failed ({}); retrying in {} ms",
+                    job.attempts,
+                    f.code,
+                    d.as_millis()
+                )
+            });
+            sqlx::query(
+                "UPDATE files SET status = ?, message = ?, error_code = ?, error_message = ?, \
+                 processed_at = CASE WHEN ? = 'failed' THEN ? ELSE processed_at END, updated_at = ? \
+                 WHERE id = ?",
+            )
+            .bind(file_status)
+            .bind(message)
+            .bind(&f.code)
+            .bind(&f.message)
+            .bind(file_status)
+            .bind(now)
+            .bind(now)
+            .bind(&job.file_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_job(&self, job: &ClaimedJob, worker: &str) -> CatalogResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The interrupted attempt does not count against the job's attempts.
+        let held = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = attempts - 1, run_at = ?, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = ? \
+             WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE files SET status = 'queued', progress = 0, updated_at = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(&job.file_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_result(&self, file_id: &str) -> CatalogResult<ResultRecord> {
+        Ok(sqlx::query_as(
+            "SELECT file_id, result, records_key, records_index, records_count, created_at \
+             FROM results WHERE file_id = ?",
+        )
+        .bind(file_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}
+
+async fn insert_job(
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    file_id: &str,
+    max_attempts: u32,
+    options: &str,
+    now: i64,
+) -> CatalogResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, file_id, status, max_attempts, run_at, options, created_at, updated_at) \
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(file_id)
+    .bind(i64::from(max_attempts))
+    .bind(now)
+    .bind(options)
+    .bind(now)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}

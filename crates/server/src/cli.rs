@@ -1,0 +1,139 @@
+//! The `fileproc` command: `serve` (the default), `migrate`, and `process FILE`.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use fileproc_formats::{Context, DiscardRecords, Input, Limits};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::config::Settings;
+
+/// fileproc: upload, store, process and serve files.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service and its workers (the default).
+    Serve,
+    /// Apply the catalog's migrations and exit.
+    Migrate,
+    /// Process one local file and print the result JSON, with no server.
+    Process {
+        /// The file to process.
+        file: PathBuf,
+        /// How many typed records the result carries.
+        #[arg(long, default_value_t = 100)]
+        records: usize,
+    },
+}
+
+/// Parse the arguments and run; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&settings.monitoring);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Process { file, records } => process_file(&file, records),
+        command => runtime().and_then(|rt| {
+            rt.block_on(async {
+                match command {
+                    Command::Migrate => crate::app::open_catalog(&settings).await.map(|_| {
+                        tracing::info!("migrations applied");
+                    }),
+                    _ => {
+                        crate::app::Application::start(settings)
+                            .await?
+                            .run_until_signal()
+                            .await
+                    }
+                }
+            })
+        }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `fileproc process FILE`: the same analysis and result JSON as the service, on stdout.
+fn process_file(path: &Path, preview_records: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let (size, sha256, head) = digest(path)?;
+    let file_type = crate::ingest::sniff::detect(&head, name, &[])
+        .with_context(|| format!("{}", path.display()))?;
+    let analyzer = fileproc_formats::analyzer_for(file_type)
+        .with_context(|| format!("{} files cannot be processed yet", file_type.as_str()))?;
+    let mut file = std::fs::File::open(path)?;
+    let cancel = AtomicBool::new(false);
+    let mut ctx = Context {
+        limits: Limits {
+            preview_records,
+            ..Limits::default()
+        },
+        size: Some(size),
+        progress: &mut |_| {},
+        records: &mut DiscardRecords,
+        cancel: &cancel,
+    };
+    let analysis = analyzer
+        .analyze(Input::Seekable(&mut file), &mut ctx)
+        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+    let elapsed = started.elapsed().as_millis() as u64;
+    let result =
+        crate::pipeline::result_json(None, file_type, analyzer, &analysis, elapsed, size, &sha256);
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(())
+}
+
+/// Size, hex SHA-256 and the first bytes of a file, in one pass.
+fn digest(path: &Path) -> anyhow::Result<(u64, String, Vec<u8>)> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < crate::ingest::sniff::SNIFF_LEN {
+            let take = n.min(crate::ingest::sniff::SNIFF_LEN - head.len());
+            head.extend_from_slice(&buf[..take]);
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize()), head))
+}

@@ -1,0 +1,307 @@
+//! Checks on values that parse but cannot work, done at start-up rather than at first use.
+
+use figment::Figment;
+use secrecy::ExposeSecret;
+
+use super::error::{origin_of, show_figment_value, show_value};
+use super::urls::parse_database_url;
+use super::{ConfigError, MonitoringSettings, Settings, StorageProvider, format_duration};
+
+const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// Log levels, with the replaced service's spellings mapped to `tracing`'s.
+fn log_level(word: &str) -> Option<&'static str> {
+    Some(match word.trim().to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "error" | "fatal" | "panic" => "error",
+        "off" => "off",
+        _ => return None,
+    })
+}
+
+impl MonitoringSettings {
+    /// `log_level` as a `tracing_subscriber::EnvFilter` directive string (`warning` becomes `warn`,
+    /// `fatal` and `panic` become `error`). `None` only if `validate` would refuse it.
+    pub fn log_filter(&self) -> Option<String> {
+        let directives = self
+            .log_level
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty());
+        let mut out = Vec::new();
+        for directive in directives {
+            match directive.rsplit_once('=') {
+                Some((target, level)) if !target.trim().is_empty() => {
+                    out.push(format!("{}={}", target.trim(), log_level(level)?));
+                }
+                Some(_) => return None,
+                None => out.push(log_level(directive)?.to_owned()),
+            }
+        }
+        (!out.is_empty()).then(|| out.join(","))
+    }
+}
+
+impl Settings {
+    /// Lower-cases extensions and drops a leading dot, so `.PDF` in a file means `pdf`.
+    pub(super) fn normalize(&mut self) {
+        for list in [
+            &mut self.security.allowed_extensions,
+            &mut self.security.blocked_extensions,
+        ] {
+            for ext in list.iter_mut() {
+                *ext = ext.trim().trim_start_matches('.').to_ascii_lowercase();
+            }
+        }
+    }
+
+    /// The first problem found, with its origin looked up in `figment` when there is one.
+    pub(super) fn check(&self, figment: Option<&Figment>) -> Result<(), ConfigError> {
+        match self.first_problem() {
+            None => Ok(()),
+            Some(Problem {
+                key,
+                value,
+                expected,
+            }) => {
+                // Show the value as it was written ("0s", not "0ns") when it was written somewhere.
+                let written = figment.and_then(|f| f.find_value(key).ok());
+                Err(ConfigError::Invalid {
+                    origin: figment.and_then(|f| origin_of(f, key)),
+                    value: written.map_or(value, |v| show_figment_value(key, &v)),
+                    key: key.to_owned(),
+                    expected,
+                })
+            }
+        }
+    }
+
+    fn first_problem(&self) -> Option<Problem> {
+        let (server, db, redis, storage) =
+            (&self.server, &self.database, &self.redis, &self.storage);
+        let (processing, security, monitoring, ws) = (
+            &self.processing,
+            &self.security,
+            &self.monitoring,
+            &self.websocket,
+        );
+
+        let durations = [
+            ("server.read_timeout", server.read_timeout),
+            ("server.write_timeout", server.write_timeout),
+            ("server.idle_timeout", server.idle_timeout),
+            ("server.shutdown_timeout", server.shutdown_timeout),
+            ("database.acquire_timeout", db.acquire_timeout),
+            ("redis.cache_ttl", redis.cache_ttl),
+            ("processing.timeout", processing.timeout),
+            ("processing.retry_backoff", processing.retry_backoff),
+            ("processing.lease_duration", processing.lease_duration),
+            ("processing.poll_interval", processing.poll_interval),
+            ("security.clamav_timeout", security.clamav_timeout),
+            ("websocket.ping_interval", ws.ping_interval),
+            ("websocket.pong_timeout", ws.pong_timeout),
+        ];
+        if let Some((key, d)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Some(Problem::new(
+                key,
+                format_duration(*d),
+                "a duration greater than zero",
+            ));
+        }
+        let counts = [
+            ("server.max_upload_size", server.max_upload_size),
+            ("database.max_connections", u64::from(db.max_connections)),
+            (
+                "processing.worker_count",
+                u64::from(processing.worker_count),
+            ),
+            ("processing.memory_limit", processing.memory_limit),
+            (
+                "security.max_filename_length",
+                u64::from(security.max_filename_length),
+            ),
+            ("websocket.max_connections", u64::from(ws.max_connections)),
+            ("websocket.max_message_size", ws.max_message_size),
+            ("websocket.read_buffer_size", ws.read_buffer_size),
+            ("websocket.write_buffer_size", ws.write_buffer_size),
+        ];
+        if let Some((key, n)) = counts.iter().find(|(_, n)| *n == 0) {
+            return Some(Problem::new(key, n.to_string(), "at least 1"));
+        }
+
+        if let Some(url) = &server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Some(Problem::text(
+                "server.public_url",
+                url,
+                "an http:// or https:// URL",
+            ));
+        }
+
+        if let Some(url) = &db.url {
+            let url = url.expose_secret();
+            match parse_database_url(url) {
+                None => {
+                    return Some(Problem::text(
+                        "database.url",
+                        url,
+                        "a postgres://, postgresql:// or sqlite:PATH URL (sqlite without ?options)",
+                    ));
+                }
+                Some(catalog) if db.driver.is_some_and(|d| d != catalog.driver()) => {
+                    let driver = db.driver.map(|d| d.as_str()).unwrap_or_default();
+                    return Some(Problem::text(
+                        "database.driver",
+                        driver,
+                        &format!("{} or unset, to match database.url", catalog.driver()),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if !SSL_MODES.contains(&db.sslmode.as_str()) {
+            return Some(Problem::text(
+                "database.sslmode",
+                &db.sslmode,
+                &SSL_MODES.join(", "),
+            ));
+        }
+        if db.min_connections > db.max_connections {
+            let expected = format!("at most database.max_connections ({})", db.max_connections);
+            return Some(Problem::new(
+                "database.min_connections",
+                db.min_connections.to_string(),
+                &expected,
+            ));
+        }
+
+        if let Some(url) = &redis.url {
+            let url = url.expose_secret();
+            let schemes = ["redis://", "rediss://", "redis+unix://", "unix://"];
+            if !schemes
+                .iter()
+                .any(|s| url.to_ascii_lowercase().starts_with(s))
+            {
+                return Some(Problem::text(
+                    "redis.url",
+                    url,
+                    "a redis://, rediss:// or redis+unix:// URL",
+                ));
+            }
+        }
+
+        if storage.provider != StorageProvider::Local && storage.bucket.is_none() {
+            let expected = format!(
+                "a bucket name, since storage.provider is {}",
+                storage.provider
+            );
+            return Some(Problem::new("storage.bucket", "(unset)".into(), &expected));
+        }
+        if storage.provider == StorageProvider::Minio && storage.endpoint.is_none() {
+            let expected =
+                "the MinIO server's URL (MINIO_ENDPOINT), since storage.provider is minio";
+            return Some(Problem::new("storage.endpoint", "(unset)".into(), expected));
+        }
+        if let Some(endpoint) = &storage.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Some(Problem::text(
+                "storage.endpoint",
+                endpoint,
+                "an http:// or https:// URL",
+            ));
+        }
+        if storage.provider == StorageProvider::Local && storage.local_path.as_os_str().is_empty() {
+            return Some(Problem::text("storage.local_path", "", "a directory"));
+        }
+
+        if let Some(width) = processing
+            .thumbnail_sizes
+            .iter()
+            .find(|w| !(16..=4096).contains(*w))
+        {
+            return Some(Problem::new(
+                "processing.thumbnail_sizes",
+                width.to_string(),
+                "widths from 16 to 4096",
+            ));
+        }
+        if security.virus_scanning && security.clamav_host.trim().is_empty() {
+            return Some(Problem::text(
+                "security.clamav_host",
+                "",
+                "a host name, since virus_scanning is on",
+            ));
+        }
+        if let Some(ext) = (security
+            .allowed_extensions
+            .iter()
+            .chain(&security.blocked_extensions))
+        .find(|e| e.is_empty() || e.contains(['.', '/', '\\', ' ']))
+        {
+            let key = if security.allowed_extensions.contains(ext) {
+                "security.allowed_extensions"
+            } else {
+                "security.blocked_extensions"
+            };
+            return Some(Problem::text(
+                key,
+                ext,
+                "extensions such as pdf, without dots or spaces",
+            ));
+        }
+
+        if monitoring.log_filter().is_none() {
+            return Some(Problem::text(
+                "monitoring.log_level",
+                &monitoring.log_level,
+                "trace, debug, info, warn, error, off, or directives such as info,fileproc=debug",
+            ));
+        }
+        if ws.pong_timeout <= ws.ping_interval {
+            let expected = format!(
+                "more than websocket.ping_interval ({})",
+                format_duration(ws.ping_interval)
+            );
+            return Some(Problem::new(
+                "websocket.pong_timeout",
+                format_duration(ws.pong_timeout),
+                &expected,
+            ));
+        }
+        None
+    }
+}
+
+/// One failed check: the key, the value as shown, what was expected.
+struct Problem {
+    key: &'static str,
+    value: String,
+    expected: String,
+}
+
+impl Problem {
+    fn new(key: &'static str, value: String, expected: &str) -> Self {
+        Problem {
+            key,
+            value,
+            expected: expected.to_owned(),
+        }
+    }
+
+    /// A text value, shown quoted with secrets and URL passwords masked.
+    fn text(key: &'static str, value: &str, expected: &str) -> Self {
+        Problem::new(key, show_value(key, value, true), expected)
+    }
+}

@@ -1,0 +1,259 @@
+//! Ingest: turns an upload into a stored blob plus a catalog row (`DESIGN.md` section 1).
+//!
+//! A multipart upload is streamed: each chunk of the `file` field is hashed (SHA-256), counted
+//! against the size limit and handed to the blob store's multipart writer, so memory holds at
+//! most a part or two whatever the file's size. The type is decided from the first
+//! [`sniff::SNIFF_LEN`] bytes before anything is stored. Past the limit the upload is aborted
+//! (nothing partial stays in the store) and the request ends with 413 at once.
+
+pub mod sniff;
+
+use axum::extract::Multipart;
+use axum::extract::multipart::Field;
+use fileproc_formats::FileType;
+use sha2::{Digest, Sha256};
+
+use crate::api::error::ApiError;
+use crate::blob::{BlobStore, Upload};
+use crate::catalog::{FileRecord, NewFile};
+use crate::state::AppState;
+
+/// Most bytes accepted in a non-file form field (`purpose`, `metadata`...).
+const MAX_TEXT_FIELD: usize = 64 * 1024;
+
+/// What a client sent besides the bytes.
+struct UploadForm {
+    purpose: Option<String>,
+    auto_process: bool,
+    metadata: serde_json::Value,
+}
+
+/// The stored bytes of an upload.
+struct StoredBlob {
+    filename: String,
+    file_type: FileType,
+    size: u64,
+    sha256: String,
+}
+
+/// Store a multipart upload for `owner` and insert its row (queued when `auto_process`).
+///
+/// # Errors
+/// 400 for a malformed form, 413 past the size limit, 415 for a refused type, 500 on a store
+/// or catalog failure.
+pub async fn multipart_upload(
+    state: &AppState,
+    owner: &str,
+    mut multipart: Multipart,
+) -> Result<FileRecord, ApiError> {
+    let file_id = uuid::Uuid::now_v7().to_string();
+    let key = BlobStore::original_key(&file_id);
+    let mut form = UploadForm {
+        purpose: None,
+        auto_process: true,
+        metadata: serde_json::json!({}),
+    };
+    let mut stored: Option<StoredBlob> = None;
+    let result = async {
+        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+            match field.name().unwrap_or_default() {
+                "file" if stored.is_some() => {
+                    return Err(ApiError::bad_request(
+                        "invalid_form",
+                        "more than one file field",
+                    ));
+                }
+                "file" => stored = Some(store_file(state, &key, field).await?),
+                "purpose" => form.purpose = Some(text_field(field).await?),
+                "auto_process" => form.auto_process = parse_bool(&text_field(field).await?)?,
+                "metadata" => form.metadata = parse_metadata(&text_field(field).await?)?,
+                _ => {} // unknown fields are ignored, as browsers send extras
+            }
+        }
+        stored.ok_or_else(|| ApiError::bad_request("missing_file", "the form has no file field"))
+    }
+    .await;
+    let blob = match result {
+        Ok(blob) => blob,
+        Err(e) => {
+            // A file field stored before a later field failed must not stay behind.
+            if let Err(cleanup) = state.blobs.delete_file_objects(&file_id).await {
+                tracing::warn!(file.id = %file_id, error = %cleanup, "cleanup after a failed upload");
+            }
+            return Err(e);
+        }
+    };
+    let new = NewFile {
+        id: file_id.clone(),
+        owner: owner.to_owned(),
+        filename: blob.filename,
+        file_type: blob.file_type.as_str().to_owned(),
+        content_type: blob.file_type.content_type().to_owned(),
+        size: i64::try_from(blob.size).unwrap_or(i64::MAX),
+        sha256: blob.sha256,
+        purpose: form.purpose,
+        metadata: form.metadata,
+        storage_key: key,
+    };
+    let enqueue = form
+        .auto_process
+        .then_some(state.settings.processing.max_retries + 1);
+    state.catalog.insert_file(&new, enqueue).await?;
+    if enqueue.is_some() {
+        state.queue.wake();
+    }
+    tracing::info!(file.id = %file_id, file.size = blob.size, file.type = new.file_type, "file stored");
+    Ok(state.catalog.get_file(owner, &file_id).await?)
+}
+
+/// Stream the `file` field to the blob store at `key`.
+async fn store_file(
+    state: &AppState,
+    key: &str,
+    mut field: Field<'_>,
+) -> Result<StoredBlob, ApiError> {
+    let filename = clean_filename(
+        field.file_name(),
+        state.settings.security.max_filename_length as usize,
+    )?;
+    let limit = state.settings.server.max_upload_size;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut head: Vec<u8> = Vec::with_capacity(sniff::SNIFF_LEN);
+    let mut upload: Option<Upload> = None;
+    let outcome: Result<(), ApiError> = async {
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            hasher.update(&chunk);
+            match upload.as_mut() {
+                Some(up) => up.write(&chunk).await?,
+                None => {
+                    head.extend_from_slice(&chunk);
+                    if head.len() >= sniff::SNIFF_LEN {
+                        upload = Some(start(state, key, &head, &filename).await?);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let upload = match (outcome, upload) {
+        (Ok(()), Some(up)) => up,
+        (Ok(()), None) => start(state, key, &head, &filename).await?,
+        (Err(e), Some(up)) => {
+            if let Err(abort) = up.abort().await {
+                tracing::warn!(error = %abort, "aborting a refused upload");
+            }
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let file_type = detect(state, &head, &filename)?;
+    upload.finish().await?;
+    Ok(StoredBlob {
+        filename,
+        file_type,
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// Check the type on the first bytes, then open the upload and write them.
+async fn start(
+    state: &AppState,
+    key: &str,
+    head: &[u8],
+    filename: &str,
+) -> Result<Upload, ApiError> {
+    detect(state, head, filename)?;
+    let mut upload = state.blobs.start_upload(key).await?;
+    upload.write(head).await?;
+    Ok(upload)
+}
+
+fn detect(state: &AppState, head: &[u8], filename: &str) -> Result<FileType, ApiError> {
+    let prefix = &head[..head.len().min(sniff::SNIFF_LEN)];
+    sniff::detect(
+        prefix,
+        filename,
+        &state.settings.security.blocked_extensions,
+    )
+    .map_err(|e| ApiError::UnsupportedType {
+        code: e.code(),
+        message: e.to_string(),
+    })
+}
+
+/// The last path component of a client's file name, checked for length and control characters.
+fn clean_filename(raw: Option<&str>, max_len: usize) -> Result<String, ApiError> {
+    let raw = raw.unwrap_or_default();
+    let name = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(ApiError::bad_request(
+            "invalid_filename",
+            "the file field needs a file name",
+        ));
+    }
+    if name.chars().count() > max_len {
+        return Err(ApiError::bad_request(
+            "invalid_filename",
+            format!("the file name is longer than {max_len} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_filename",
+            "the file name contains control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+async fn text_field(mut field: Field<'_>) -> Result<String, ApiError> {
+    let name = field.name().unwrap_or_default().to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::bad_request(
+                "invalid_form",
+                format!("the {name} field is larger than {MAX_TEXT_FIELD} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ApiError::bad_request("invalid_form", format!("the {name} field is not UTF-8"))
+    })
+}
+
+fn parse_bool(s: &str) -> Result<bool, ApiError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(ApiError::bad_request(
+            "invalid_form",
+            format!("auto_process must be true or false, not {other:?}"),
+        )),
+    }
+}
+
+fn parse_metadata(s: &str) -> Result<serde_json::Value, ApiError> {
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        _ => Err(ApiError::bad_request(
+            "invalid_form",
+            "metadata must be a JSON object",
+        )),
+    }
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::BodyTooLarge;
+    }
+    ApiError::bad_request("invalid_form", e.body_text())
+}

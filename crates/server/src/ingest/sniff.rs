@@ -1,0 +1,145 @@
+//! Deciding a file's type from its first bytes, and checking it against the name's extension
+//! (`DESIGN.md` section 2: "decided from the bytes, checked against the name's extension").
+
+use fileproc_formats::FileType;
+
+/// How many leading bytes the decision looks at.
+pub const SNIFF_LEN: usize = 8192;
+
+/// Why a file's type was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SniffError {
+    /// The extension is on the blocked list (code `blocked_extension`).
+    #[error("files ending in .{0} are not accepted")]
+    Blocked(String),
+    /// The bytes are a type fileproc does not take (code `unsupported_type`).
+    #[error("unsupported file type: {0}")]
+    Unsupported(String),
+    /// The bytes and the extension disagree (code `type_mismatch`).
+    #[error("the file's bytes are {detected} but its name says {claimed}")]
+    Mismatch { detected: String, claimed: String },
+}
+
+impl SniffError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SniffError::Blocked(_) => "blocked_extension",
+            SniffError::Unsupported(_) => "unsupported_type",
+            SniffError::Mismatch { .. } => "type_mismatch",
+        }
+    }
+}
+
+/// The type of a file named `filename` whose first bytes are `prefix` (up to [`SNIFF_LEN`]).
+///
+/// # Errors
+/// See [`SniffError`].
+pub fn detect(prefix: &[u8], filename: &str, blocked: &[String]) -> Result<FileType, SniffError> {
+    let extension = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if blocked.iter().any(|b| b.eq_ignore_ascii_case(&extension)) {
+        return Err(SniffError::Blocked(extension));
+    }
+    let claimed = FileType::from_extension(filename);
+    let detected = match infer::get(prefix) {
+        Some(kind) => from_magic(kind, claimed)?,
+        None if looks_like_text(prefix) => FileType::Csv,
+        None => return Err(SniffError::Unsupported("unrecognised binary data".into())),
+    };
+    match claimed {
+        Some(claimed) if claimed != detected => Err(SniffError::Mismatch {
+            detected: detected.as_str().to_owned(),
+            claimed: claimed.as_str().to_owned(),
+        }),
+        None if detected == FileType::Csv => Err(SniffError::Unsupported(format!(
+            "text files need a .csv, .tsv or .txt name, not {filename:?}"
+        ))),
+        _ => Ok(detected),
+    }
+}
+
+fn from_magic(kind: infer::Type, claimed: Option<FileType>) -> Result<FileType, SniffError> {
+    Ok(match kind.mime_type() {
+        "application/pdf" => FileType::Pdf,
+        "image/png" => FileType::Png,
+        "image/jpeg" => FileType::Jpeg,
+        "image/webp" => FileType::Webp,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => FileType::Docx,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => FileType::Xlsx,
+        // A DOCX or XLSX whose first entry does not give it away is a plain ZIP to the sniffer;
+        // its analyzer checks the container.
+        "application/zip" => match claimed {
+            Some(t @ (FileType::Docx | FileType::Xlsx)) => t,
+            _ => {
+                return Err(SniffError::Mismatch {
+                    detected: "a zip archive".into(),
+                    claimed: claimed.map_or("no known type", FileType::as_str).to_owned(),
+                });
+            }
+        },
+        other => return Err(SniffError::Unsupported(other.to_owned())),
+    })
+}
+
+/// Text: no NUL byte (UTF-16 text, which has them, must start with its byte order mark).
+fn looks_like_text(prefix: &[u8]) -> bool {
+    prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]) || !prefix.contains(&0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocked() -> Vec<String> {
+        vec!["exe".into(), "sh".into()]
+    }
+
+    #[test]
+    fn csv_text_with_csv_name_is_csv() {
+        assert_eq!(
+            detect(b"id,name\n1,a\n", "a.csv", &blocked()),
+            Ok(FileType::Csv)
+        );
+        assert_eq!(detect(b"", "empty.csv", &blocked()), Ok(FileType::Csv));
+        assert_eq!(
+            detect(b"\xff\xfei\0d\0", "u16.tsv", &blocked()),
+            Ok(FileType::Csv)
+        );
+    }
+
+    #[test]
+    fn zip_named_csv_is_a_mismatch() {
+        let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00";
+        let err = detect(zip, "implicit-zip.csv", &blocked()).unwrap_err();
+        assert_eq!(err.code(), "type_mismatch");
+    }
+
+    #[test]
+    fn png_bytes_named_pdf_is_a_mismatch() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(detect(png, "x.png", &blocked()), Ok(FileType::Png));
+        assert_eq!(
+            detect(png, "x.pdf", &blocked()).unwrap_err().code(),
+            "type_mismatch"
+        );
+    }
+
+    #[test]
+    fn blocked_extension_is_refused_whatever_the_bytes() {
+        assert_eq!(
+            detect(b"a,b\n", "run.SH", &blocked()),
+            Err(SniffError::Blocked("sh".into()))
+        );
+    }
+
+    #[test]
+    fn text_without_a_text_extension_is_unsupported() {
+        assert_eq!(
+            detect(b"hello", "notes.md", &blocked()).unwrap_err().code(),
+            "unsupported_type"
+        );
+    }
+}

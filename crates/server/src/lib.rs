@@ -1,0 +1,20 @@
+//! # fileproc: the service
+//!
+//! The parts follow the data flow of `DESIGN.md` section 1 (see `ARCHITECTURE.md`):
+//! [`api`] → [`ingest`] → [`blob`] + [`catalog`] → [`queue`] → [`pipeline`] (which calls the
+//! `fileproc-formats` crate) → [`catalog`], [`records`], [`cache`]. [`app`] wires them; [`cli`]
+//! is the `fileproc` command.
+
+pub mod api;
+pub mod app;
+pub mod blob;
+pub mod cache;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod pipeline;
+pub mod queue;
+pub mod records;
+pub mod state;
+pub mod telemetry;

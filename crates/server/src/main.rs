@@ -1,0 +1,5 @@
+//! The `fileproc` binary; see [`fileproc::cli`].
+
+fn main() -> std::process::ExitCode {
+    fileproc::cli::main()
+}

@@ -1,0 +1,330 @@
+//! The pipeline of one job: read the stored bytes, run the format's analyzer off the async
+//! executor, keep its records, and build the result JSON (`DESIGN.md` section 4).
+//!
+//! A sequential analyzer (CSV) reads the blob as a stream, so nothing is spooled; a random-access
+//! one gets a local temporary copy. The analyzer runs in `spawn_blocking`; a panic there fails
+//! the job with `processor_panic` and nothing else.
+
+use fileproc_formats::{Access, Analysis, Analyzer, Context, FileType, FormatError, Input, Limits};
+use futures::TryStreamExt;
+use serde_json::{Value, json};
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::blob::BlobStore;
+use crate::catalog::{ClaimedJob, FileRecord, StoredResult};
+use crate::records::RecordWriter;
+use crate::state::AppState;
+
+/// Why an attempt failed, and whether another may succeed.
+#[derive(Debug)]
+pub struct JobError {
+    /// Stable code for the file's `error.code`.
+    pub code: &'static str,
+    pub message: String,
+    /// Whether trying again may help (storage hiccup, timeout), unlike a bad file.
+    pub retryable: bool,
+}
+
+impl JobError {
+    /// A failure another attempt may not repeat.
+    pub fn retryable(code: &'static str, message: impl Into<String>) -> Self {
+        JobError {
+            code,
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    fn permanent(code: &'static str, message: impl Into<String>) -> Self {
+        JobError {
+            code,
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        JobError::retryable("internal_error", e.to_string())
+    }
+}
+
+impl From<FormatError> for JobError {
+    fn from(e: FormatError) -> Self {
+        let retryable = matches!(e, FormatError::Io(_));
+        JobError {
+            code: e.code(),
+            message: e.to_string(),
+            retryable,
+        }
+    }
+}
+
+/// Process the file of `job`; `bytes_done` is advanced as the analyzer reads, `cancel` stops it.
+///
+/// # Errors
+/// A [`JobError`] saying what failed and whether to retry.
+pub async fn process(
+    state: &AppState,
+    job: &ClaimedJob,
+    cancel: Arc<AtomicBool>,
+    bytes_done: Arc<AtomicU64>,
+) -> Result<StoredResult, JobError> {
+    let started = Instant::now();
+    let file = state
+        .catalog
+        .get_file_by_id(&job.file_id)
+        .await
+        .map_err(JobError::internal)?;
+    let file_type = FileType::parse(&file.file_type)
+        .ok_or_else(|| JobError::permanent("unsupported_format", "unknown file type"))?;
+    let analyzer = fileproc_formats::analyzer_for(file_type).ok_or_else(|| {
+        JobError::permanent(
+            "unsupported_format",
+            format!("{} files cannot be processed yet", file_type.as_str()),
+        )
+    })?;
+    let limits = Limits {
+        preview_records: state.settings.processing.preview_records as usize,
+        ..Limits::default()
+    };
+    let input = open_input(state, &file, analyzer.access()).await?;
+    let size = u64::try_from(file.size).ok();
+    let Analyzed {
+        analysis,
+        count,
+        index,
+        records_file,
+    } = analyze_off_executor(analyzer, input, limits, size, cancel, bytes_done).await?;
+    let records_key = if count > 0 {
+        let key = BlobStore::records_key(&file.id);
+        store_records(state, &key, records_file).await?;
+        Some(key)
+    } else {
+        None
+    };
+    let elapsed = started.elapsed().as_millis() as u64;
+    let result = result_json(
+        Some(&file.id),
+        file_type,
+        analyzer,
+        &analysis,
+        elapsed,
+        size.unwrap_or(0),
+        &file.sha256,
+    );
+    Ok(StoredResult {
+        result,
+        records_key,
+        records_index: index,
+        records_count: i64::try_from(count).unwrap_or(i64::MAX),
+    })
+}
+
+/// What an analysis leaves: the summary and the records in a local file.
+struct Analyzed {
+    analysis: Analysis,
+    /// Records written.
+    count: u64,
+    /// Byte offset of every `INDEX_STRIDE`th record.
+    index: Vec<u64>,
+    /// The records as NDJSON.
+    records_file: std::fs::File,
+}
+
+/// Run `analyzer` on a blocking thread, its records going to a temporary file. A panic inside
+/// fails with `processor_panic`; it cannot reach the worker or the process.
+async fn analyze_off_executor(
+    analyzer: &'static dyn Analyzer,
+    input: Source,
+    limits: Limits,
+    size: Option<u64>,
+    cancel: Arc<AtomicBool>,
+    bytes_done: Arc<AtomicU64>,
+) -> Result<Analyzed, JobError> {
+    let records_file = tempfile::tempfile().map_err(JobError::internal)?;
+    let task = tokio::task::spawn_blocking(move || {
+        let mut writer = RecordWriter::new(records_file.try_clone()?);
+        let mut progress = |p: fileproc_formats::Progress| {
+            bytes_done.store(p.bytes_done, Ordering::Relaxed);
+        };
+        let analysis = run_analyzer(
+            analyzer,
+            input,
+            limits,
+            size,
+            &mut progress,
+            &mut writer,
+            &cancel,
+        )?;
+        let (count, index) = writer.finish()?;
+        Ok::<_, FormatError>(Analyzed {
+            analysis,
+            count,
+            index,
+            records_file,
+        })
+    });
+    match task.await {
+        Ok(r) => Ok(r?),
+        Err(e) if e.is_panic() => Err(JobError::permanent(
+            "processor_panic",
+            format!("the {} processor crashed on this file", analyzer.name()),
+        )),
+        Err(e) => Err(JobError::internal(e)),
+    }
+}
+
+/// The bytes of a stored file, as the analyzer needs them.
+enum Source {
+    Stream(Box<dyn Read + Send>),
+    File(std::fs::File),
+}
+
+async fn open_input(
+    state: &AppState,
+    file: &FileRecord,
+    access: Access,
+) -> Result<Source, JobError> {
+    let stream = state
+        .blobs
+        .get_stream(&file.storage_key, None)
+        .await
+        .map_err(|e| JobError::retryable("storage_error", e.to_string()))?
+        .map_err(std::io::Error::other);
+    match access {
+        Access::Sequential => Ok(Source::Stream(Box::new(SyncIoBridge::new(
+            StreamReader::new(stream),
+        )))),
+        Access::Random => {
+            let temp = tempfile::tempfile().map_err(JobError::internal)?;
+            let mut out = tokio::fs::File::from_std(temp.try_clone().map_err(JobError::internal)?);
+            let mut reader = StreamReader::new(stream);
+            tokio::io::copy(&mut reader, &mut out)
+                .await
+                .map_err(|e| JobError::retryable("storage_error", e.to_string()))?;
+            Ok(Source::File(temp))
+        }
+    }
+}
+
+fn run_analyzer(
+    analyzer: &dyn Analyzer,
+    source: Source,
+    limits: Limits,
+    size: Option<u64>,
+    progress: &mut dyn FnMut(fileproc_formats::Progress),
+    records: &mut RecordWriter,
+    cancel: &AtomicBool,
+) -> Result<Analysis, FormatError> {
+    let mut ctx = Context {
+        limits,
+        size,
+        progress,
+        records,
+        cancel,
+    };
+    match source {
+        Source::Stream(mut r) => analyzer.analyze(Input::Stream(&mut r), &mut ctx),
+        Source::File(mut f) => {
+            use std::io::Seek;
+            f.rewind()?;
+            analyzer.analyze(Input::Seekable(&mut f), &mut ctx)
+        }
+    }
+}
+
+async fn store_records(state: &AppState, key: &str, file: std::fs::File) -> Result<(), JobError> {
+    use std::io::Seek;
+    let mut file = file;
+    file.rewind().map_err(JobError::internal)?;
+    state
+        .blobs
+        .put_file(key, tokio::fs::File::from_std(file))
+        .await
+        .map_err(|e| JobError::retryable("storage_error", e.to_string()))
+}
+
+/// The result JSON of `DESIGN.md` section 4: the common fields and the format's section.
+pub fn result_json(
+    file_id: Option<&str>,
+    file_type: FileType,
+    analyzer: &dyn Analyzer,
+    analysis: &Analysis,
+    processing_ms: u64,
+    size: u64,
+    sha256: &str,
+) -> Value {
+    let mut result = json!({
+        "file_id": file_id,
+        "file_type": file_type.as_str(),
+        "status": "completed",
+        "processor": {"name": analyzer.name(), "version": analyzer.version()},
+        "processing_ms": processing_ms,
+        "size": size,
+        "sha256": sha256,
+        "warnings": analysis.warnings,
+        "thumbnails": [],
+    });
+    if let (Some(obj), Ok(Value::Object(section))) = (
+        result.as_object_mut(),
+        serde_json::to_value(&analysis.section),
+    ) {
+        obj.extend(section);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fileproc_formats::{Access, Analyzer, Context, Input};
+
+    /// An analyzer that panics midway, as a buggy parser would on a hostile file.
+    struct Panicking;
+
+    impl Analyzer for Panicking {
+        fn name(&self) -> &'static str {
+            "panicking"
+        }
+        fn version(&self) -> &'static str {
+            "0"
+        }
+        fn access(&self) -> Access {
+            Access::Sequential
+        }
+        fn analyze(
+            &self,
+            mut input: Input<'_>,
+            _ctx: &mut Context<'_>,
+        ) -> Result<Analysis, FormatError> {
+            let mut first = [0u8; 1];
+            input.reader().read_exact(&mut first)?;
+            let empty: Vec<u8> = Vec::new();
+            // An out-of-bounds index: the kind of bug a parser has on input it did not expect.
+            let byte = empty[usize::from(first[0])];
+            Err(FormatError::Corrupt(format!("unreachable {byte}")))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_an_analyzer_fails_the_job_with_processor_panic() {
+        let input = Source::Stream(Box::new(std::io::Cursor::new(b"abc".to_vec())));
+        let outcome = analyze_off_executor(
+            &Panicking,
+            input,
+            Limits::default(),
+            Some(3),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .await;
+        let err = outcome.err().expect("the panic is an error");
+        assert_eq!(err.code, "processor_panic");
+        assert!(!err.retryable);
+        assert_eq!(err.message, "the panicking processor crashed on this file");
+    }
+}

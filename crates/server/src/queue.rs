@@ -1,0 +1,255 @@
+//! The queue's workers (`DESIGN.md` section 1). Jobs live in the catalog's jobs table; each of
+//! `processing.worker_count` workers claims one with a lease, renews the lease while the job runs,
+//! and records the outcome. A job whose lease expires (its process died) is claimed again by any
+//! worker. Failures that may pass (storage, timeout) are retried with exponential backoff up to
+//! `processing.max_retries`; a bad file fails at once. A panic in a processor fails that job only.
+//!
+//! Workers wake on a [`Notify`] when this instance enqueues, and poll every
+//! `processing.poll_interval` for work enqueued elsewhere or due after a backoff.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::catalog::{ClaimedJob, JobFailure};
+use crate::pipeline::{self, JobError};
+use crate::state::AppState;
+
+/// Wakes workers and tells how many are alive.
+#[derive(Clone, Default)]
+pub struct QueueHandle {
+    notify: Arc<Notify>,
+    alive: Arc<AtomicUsize>,
+}
+
+impl QueueHandle {
+    /// Tell a sleeping worker there is work.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Workers currently running their loop.
+    pub fn alive(&self) -> usize {
+        self.alive.load(Ordering::Relaxed)
+    }
+}
+
+/// The running workers.
+pub struct WorkerPool {
+    tasks: JoinSet<()>,
+    shutdown: CancellationToken,
+}
+
+impl WorkerPool {
+    /// Start `state.settings.processing.worker_count` workers.
+    pub fn start(state: &AppState) -> Self {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let instance = uuid::Uuid::new_v4().simple().to_string();
+        for n in 0..state.settings.processing.worker_count {
+            let worker = format!("{}-{n}", &instance[..12]);
+            let span = tracing::info_span!("worker", worker.id = %worker);
+            tasks.spawn(worker_loop(state.clone(), worker, shutdown.clone()).instrument(span));
+        }
+        WorkerPool { tasks, shutdown }
+    }
+
+    /// Stop claiming, hand running jobs back to the queue, and wait for the workers.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn worker_loop(state: AppState, worker: String, shutdown: CancellationToken) {
+    let queue = state.queue.clone();
+    queue.alive.fetch_add(1, Ordering::Relaxed);
+    let settings = &state.settings.processing;
+    while !shutdown.is_cancelled() {
+        match state
+            .catalog
+            .claim_job(&worker, settings.lease_duration)
+            .await
+        {
+            Ok(Some(job)) => {
+                let span = tracing::info_span!("job", job.id = %job.id, file.id = %job.file_id, job.attempt = job.attempts);
+                run_job(&state, &worker, job, &shutdown)
+                    .instrument(span)
+                    .await;
+            }
+            Ok(None) => {
+                tokio::select! {
+                    () = queue.notify.notified() => {}
+                    () = tokio::time::sleep(settings.poll_interval) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "claiming a job failed");
+                tokio::select! {
+                    () = tokio::time::sleep(settings.poll_interval) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
+        }
+    }
+    queue.alive.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Run one claimed job to an outcome, renewing its lease meanwhile.
+async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &CancellationToken) {
+    let settings = &state.settings.processing;
+    if job.attempts > job.max_attempts {
+        let failure = JobFailure {
+            code: "attempts_exhausted".into(),
+            message: format!(
+                "gave up after {} attempts; the last one ended without an outcome (its worker stopped)",
+                job.max_attempts
+            ),
+            retry_in: None,
+        };
+        record_failure(state, worker, &job, &failure).await;
+        return;
+    }
+    tracing::info!("job started");
+    let started = Instant::now();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let bytes_done = Arc::new(AtomicU64::new(0));
+    let lease_lost = CancellationToken::new();
+    let keeper = tokio::spawn(keep_lease(
+        state.clone(),
+        worker.to_owned(),
+        job.clone(),
+        bytes_done.clone(),
+        lease_lost.clone(),
+    ));
+    let work = pipeline::process(state, &job, cancel.clone(), bytes_done);
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(settings.timeout, work) => match r {
+            Ok(r) => Some(r),
+            Err(_) => Some(Err(JobError::retryable(
+                "timeout",
+                format!("processing took longer than {} s", settings.timeout.as_secs_f64()),
+            ))),
+        },
+        () = lease_lost.cancelled() => None,
+        () = shutdown.cancelled() => {
+            cancel.store(true, Ordering::Relaxed);
+            keeper.abort();
+            if let Err(e) = state.catalog.release_job(&job, worker).await {
+                tracing::error!(error = %e, "handing the job back failed; its lease will expire");
+            }
+            tracing::info!("job handed back to the queue at shutdown");
+            return;
+        }
+    };
+    cancel.store(true, Ordering::Relaxed);
+    keeper.abort();
+    let Some(outcome) = outcome else {
+        tracing::warn!("lease lost; another worker owns the job now");
+        return;
+    };
+    match outcome {
+        Ok(result) => match state.catalog.complete_job(&job, worker, &result).await {
+            Ok(true) => {
+                state.cache.invalidate(&job.file_id).await;
+                tracing::info!(
+                    job.ms = started.elapsed().as_millis() as u64,
+                    "job completed"
+                );
+            }
+            Ok(false) => tracing::warn!("job finished after its lease was lost; result dropped"),
+            Err(e) => {
+                tracing::error!(error = %e, "storing the result failed; the lease will expire and the job run again")
+            }
+        },
+        Err(e) => {
+            let retry_in = (e.retryable && job.attempts < job.max_attempts)
+                .then(|| backoff(settings.retry_backoff, job.attempts));
+            let failure = JobFailure {
+                code: e.code.to_owned(),
+                message: e.message,
+                retry_in,
+            };
+            record_failure(state, worker, &job, &failure).await;
+        }
+    }
+}
+
+async fn record_failure(state: &AppState, worker: &str, job: &ClaimedJob, failure: &JobFailure) {
+    match failure.retry_in {
+        Some(d) => {
+            tracing::warn!(error.code = %failure.code, error = %failure.message, retry_in_ms = d.as_millis() as u64, "job attempt failed")
+        }
+        None => tracing::warn!(error.code = %failure.code, error = %failure.message, "job failed"),
+    }
+    if let Err(e) = state.catalog.fail_job(job, worker, failure).await {
+        tracing::error!(error = %e, "recording the failure failed; the lease will expire and the job run again");
+    }
+}
+
+/// `base × 2^(attempt-1)`, capped at one hour.
+fn backoff(base: Duration, attempt: i64) -> Duration {
+    let exp = u32::try_from(attempt.saturating_sub(1))
+        .unwrap_or(0)
+        .min(16);
+    base.saturating_mul(1 << exp).min(Duration::from_secs(3600))
+}
+
+/// Renew the lease every third of its length and publish progress; cancel `lost` if the lease
+/// is gone.
+async fn keep_lease(
+    state: AppState,
+    worker: String,
+    job: ClaimedJob,
+    bytes_done: Arc<AtomicU64>,
+    lost: CancellationToken,
+) {
+    let lease = state.settings.processing.lease_duration;
+    let mut renew = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
+    let mut report = tokio::time::interval(Duration::from_millis(500));
+    let size = state
+        .catalog
+        .get_file_by_id(&job.file_id)
+        .await
+        .map(|f| f.size.max(1) as f64)
+        .unwrap_or(1.0);
+    let mut last_reported = 0;
+    loop {
+        tokio::select! {
+            _ = renew.tick() => match state.catalog.renew_lease(&job.id, &worker, lease).await {
+                Ok(true) => {}
+                Ok(false) => { lost.cancel(); return; }
+                Err(e) => tracing::warn!(error = %e, "renewing the lease failed; trying again"),
+            },
+            _ = report.tick() => {
+                let done = bytes_done.load(Ordering::Relaxed);
+                if done != last_reported {
+                    last_reported = done;
+                    let progress = (done as f64 / size).clamp(0.0, 0.99);
+                    if let Err(e) = state.catalog.set_progress(&job.file_id, progress, "extraction").await {
+                        tracing::warn!(error = %e, "recording progress failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_is_capped() {
+        let base = Duration::from_secs(2);
+        assert_eq!(backoff(base, 1), Duration::from_secs(2));
+        assert_eq!(backoff(base, 2), Duration::from_secs(4));
+        assert_eq!(backoff(base, 4), Duration::from_secs(16));
+        assert_eq!(backoff(base, 40), Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,106 @@
+//! Records: every row of a CSV (later, of a sheet) kept beside the result, so `/records` can page
+//! through all of them without re-parsing the file.
+//!
+//! While a job runs, [`RecordWriter`] (a [`RecordSink`]) appends each record as one NDJSON line,
+//! a JSON array of strings and nulls (`["1","english",null]`), to a local temporary file, and
+//! notes the byte offset of every [`INDEX_STRIDE`]th record. The file goes to the blob store and
+//! the offsets to the catalog. [`read_page`] then seeks with a ranged read to the stride before
+//! `offset`, skips at most `INDEX_STRIDE - 1` lines and types the page with the columns' final
+//! types (`fileproc_formats::csv::typed_record`), since the types are only known at the end.
+
+use fileproc_formats::RecordSink;
+use futures::StreamExt;
+use std::io::{BufWriter, Write};
+
+use crate::blob::{BlobStore, StoreError};
+
+/// A byte offset is kept for every this-many records.
+pub const INDEX_STRIDE: u64 = 1024;
+
+/// Writes records as NDJSON to a local file and indexes them.
+pub struct RecordWriter {
+    out: BufWriter<std::fs::File>,
+    written: u64,
+    count: u64,
+    index: Vec<u64>,
+    line: Vec<u8>,
+}
+
+impl RecordWriter {
+    /// Write to `file` (a fresh temporary file).
+    pub fn new(file: std::fs::File) -> Self {
+        RecordWriter {
+            out: BufWriter::with_capacity(256 * 1024, file),
+            written: 0,
+            count: 0,
+            index: Vec::new(),
+            line: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Flush and return the record count and the index.
+    ///
+    /// # Errors
+    /// The final write failed.
+    pub fn finish(mut self) -> std::io::Result<(u64, Vec<u64>)> {
+        self.out.flush()?;
+        Ok((self.count, self.index))
+    }
+}
+
+impl RecordSink for RecordWriter {
+    fn record(&mut self, fields: &[Option<&str>]) -> std::io::Result<()> {
+        if self.count.is_multiple_of(INDEX_STRIDE) {
+            self.index.push(self.written);
+        }
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, fields)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        self.written += self.line.len() as u64;
+        self.count += 1;
+        Ok(())
+    }
+}
+
+/// Read records `offset..offset + limit` (raw fields) of a stored records object.
+///
+/// # Errors
+/// The store fails, or a stored line is not a JSON array (a corrupted object).
+pub async fn read_page(
+    blobs: &BlobStore,
+    key: &str,
+    index: &[u64],
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+    let stride = usize::try_from(offset / INDEX_STRIDE).unwrap_or(usize::MAX);
+    let Some(&start) = index.get(stride) else {
+        return Ok(Vec::new());
+    };
+    let mut skip = offset % INDEX_STRIDE;
+    let size = blobs.size(key).await?;
+    let mut stream = blobs.get_stream(key, Some(start..size)).await?;
+    let mut page = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    'outer: while let Some(chunk) = stream.next().await {
+        pending.extend_from_slice(&chunk?);
+        let mut consumed = 0;
+        while let Some(nl) = pending[consumed..].iter().position(|&b| b == b'\n') {
+            let line = &pending[consumed..consumed + nl];
+            consumed += nl + 1;
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let fields: Vec<Option<String>> = serde_json::from_slice(line)
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+            page.push(fields);
+            if page.len() as u64 >= limit {
+                break 'outer;
+            }
+        }
+        pending.drain(..consumed);
+    }
+    Ok(page)
+}

@@ -45,20 +45,14 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
 /// # Errors
 /// The store cannot be set up.
 pub fn open_blob_store(settings: &Settings) -> anyhow::Result<BlobStore> {
-    match settings.storage.provider {
-        StorageProvider::Local => {
-            BlobStore::local(&settings.storage.local_path).with_context(|| {
-                format!(
-                    "opening the local blob store at {}",
-                    settings.storage.local_path.display()
-                )
-            })
-        }
-        other => anyhow::bail!(
-            "storage provider {} is not available in this build yet; use local",
-            other.as_str()
+    let storage = &settings.storage;
+    BlobStore::from_settings(storage).with_context(|| match storage.provider {
+        StorageProvider::Local => format!(
+            "opening the local blob store at {}",
+            storage.local_path.display()
         ),
-    }
+        other => format!("opening the {} blob store", other.as_str()),
+    })
 }
 
 /// A running service: its address and the handle to stop it.

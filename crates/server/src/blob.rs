@@ -1,19 +1,25 @@
 //! The blob store: the files' bytes and the artefacts of processing, behind `object_store`
-//! (`DESIGN.md` section 1). Keys are laid out per file so that deleting a file is deleting a
-//! prefix:
+//! (`DESIGN.md` section 1): the local file system, or S3 and S3-compatible servers (MinIO).
+//! Keys are laid out per file, under the day the file id was made (ids are UUID v7, which carry
+//! their creation time), so that deleting a file is deleting a prefix and no key is ever a
+//! user-chosen path:
 //!
 //! ```text
-//! files/{file_id}/original        the uploaded bytes
-//! files/{file_id}/records.ndjson  the typed records of a CSV or sheet (see `records`)
+//! [prefix/]files/YYYY/MM/DD/{file_id}/original        the uploaded bytes
+//! [prefix/]files/YYYY/MM/DD/{file_id}/records.ndjson  the typed records (see `records`)
 //! ```
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
-use std::path::Path;
+use secrecy::ExposeSecret;
 use std::sync::Arc;
+
+use crate::config::{StorageProvider, StorageSettings};
 
 /// Why a blob store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,17 +56,46 @@ pub struct BlobStore {
 }
 
 impl BlobStore {
-    /// A store on the local file system under `root` (created if missing).
+    /// The store `settings` name: local files, or an S3 bucket (AWS, MinIO or another
+    /// S3-compatible server at `endpoint`, addressed path-style).
     ///
     /// # Errors
-    /// The directory cannot be created.
-    pub fn local(root: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(root)?;
-        let store = LocalFileSystem::new_with_prefix(root)?.with_automatic_cleanup(true);
-        Ok(BlobStore {
-            store: Arc::new(store),
-            bucket: "local".to_owned(),
-        })
+    /// The local directory cannot be created, or the S3 settings are incomplete.
+    pub fn from_settings(settings: &StorageSettings) -> Result<Self, StoreError> {
+        let (store, bucket): (Arc<dyn ObjectStore>, String) = match settings.provider {
+            StorageProvider::Local => {
+                std::fs::create_dir_all(&settings.local_path)?;
+                let store = LocalFileSystem::new_with_prefix(&settings.local_path)?
+                    .with_automatic_cleanup(true);
+                (Arc::new(store), "local".to_owned())
+            }
+            StorageProvider::S3 | StorageProvider::Minio => {
+                let bucket = settings.bucket.clone().unwrap_or_default();
+                let mut builder = AmazonS3Builder::new()
+                    .with_bucket_name(&bucket)
+                    .with_region(&settings.region)
+                    .with_allow_http(settings.allow_http());
+                if let Some(endpoint) = &settings.endpoint {
+                    builder = builder
+                        .with_endpoint(endpoint)
+                        .with_virtual_hosted_style_request(false);
+                }
+                if let Some(key) = &settings.access_key_id {
+                    builder = builder.with_access_key_id(key);
+                }
+                if let Some(secret) = &settings.secret_access_key {
+                    builder = builder.with_secret_access_key(secret.expose_secret());
+                }
+                (Arc::new(builder.build()?), bucket)
+            }
+        };
+        let store = match settings.prefix.as_deref().map(|p| p.trim_matches('/')) {
+            Some(prefix) if !prefix.is_empty() => {
+                Arc::new(PrefixStore::new(store, prefix)) as Arc<dyn ObjectStore>
+            }
+            _ => store,
+        };
+        Ok(BlobStore { store, bucket })
     }
 
     /// The name shown as `storage_info.bucket`.
@@ -73,14 +108,31 @@ impl BlobStore {
         &self.store
     }
 
+    /// The prefix of every object of a file: `files/YYYY/MM/DD/{file_id}`, the day taken from
+    /// the UUID v7 id (`files/undated/{file_id}` for an id that carries no time).
+    pub fn file_prefix(file_id: &str) -> String {
+        let day = uuid::Uuid::parse_str(file_id)
+            .ok()
+            .and_then(|id| id.get_timestamp())
+            .and_then(|ts| {
+                let (secs, _) = ts.to_unix();
+                chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)
+            })
+            .map(|t| t.format("%Y/%m/%d").to_string());
+        match day {
+            Some(day) => format!("files/{day}/{file_id}"),
+            None => format!("files/undated/{file_id}"),
+        }
+    }
+
     /// Key of a file's original bytes.
     pub fn original_key(file_id: &str) -> String {
-        format!("files/{file_id}/original")
+        format!("{}/original", Self::file_prefix(file_id))
     }
 
     /// Key of a file's records.
     pub fn records_key(file_id: &str) -> String {
-        format!("files/{file_id}/records.ndjson")
+        format!("{}/records.ndjson", Self::file_prefix(file_id))
     }
 
     /// Start a streamed upload to `key`; bytes become visible only on [`Upload::finish`].
@@ -148,12 +200,13 @@ impl BlobStore {
         Ok(self.store.head(&ObjectPath::from(key)).await?.size)
     }
 
-    /// Delete every object under `files/{file_id}/`; missing objects are not an error.
+    /// Delete every object of a file ([`BlobStore::file_prefix`]); missing objects are not an
+    /// error.
     ///
     /// # Errors
     /// A store failure.
     pub async fn delete_file_objects(&self, file_id: &str) -> Result<(), StoreError> {
-        let prefix = ObjectPath::from(format!("files/{file_id}"));
+        let prefix = ObjectPath::from(Self::file_prefix(file_id));
         let keys: Vec<ObjectPath> = self
             .store
             .list(Some(&prefix))
@@ -169,15 +222,29 @@ impl BlobStore {
         Ok(())
     }
 
-    /// A cheap call that proves the store answers, for `/ready`.
+    /// Every key under `files/`, for tests and audits (a listing: slow on big buckets).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        let keys: Vec<String> = self
+            .store
+            .list(Some(&ObjectPath::from("files")))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await?;
+        Ok(keys)
+    }
+
+    /// A cheap call that proves the store answers, for `/ready`: a HEAD of a key that need not
+    /// exist (not found is an answer).
     ///
     /// # Errors
     /// A store failure.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut listing = self.store.list(Some(&ObjectPath::from("files")));
-        match listing.next().await {
-            Some(Err(e)) => Err(e.into()),
-            _ => Ok(()),
+        match self.store.head(&ObjectPath::from("files/.ready")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -256,6 +256,10 @@ pub struct StorageSettings {
     /// see [`StorageSettings::allow_http`].
     #[serde(deserialize_with = "opt_boolean")]
     pub allow_http: Option<bool>,
+    /// Key prefix under which every object is stored, for sharing one bucket between
+    /// deployments (`STORAGE_PREFIX`), e.g. `staging`. Default: none.
+    #[serde(deserialize_with = "units::opt_string")]
+    pub prefix: Option<String>,
 }
 
 impl Default for StorageSettings {
@@ -269,6 +273,7 @@ impl Default for StorageSettings {
             access_key_id: None,
             secret_access_key: None,
             allow_http: None,
+            prefix: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, corpus};
+use crate::helpers::{TestApp, TestStack, corpus};
 
 fn names(result: &Value) -> Vec<&str> {
     result["csv"]["columns"]
@@ -34,8 +34,8 @@ fn column<'a>(result: &'a Value, name: &str) -> &'a Value {
 
 #[tokio::test]
 async fn small_corpus_files_have_their_known_rows_columns_and_dialects() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     // (file, delimiter, data rows, header)
     let cases = [
         ("table.csv", ",", 2, vec!["id", "name"]),
@@ -66,8 +66,8 @@ async fn small_corpus_files_have_their_known_rows_columns_and_dialects() {
 
 #[tokio::test]
 async fn table_csv_is_typed_with_exact_statistics_and_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (_, result) = app.process("table.csv", corpus("table.csv")).await;
     assert_eq!(
         result["sha256"],
@@ -93,8 +93,8 @@ async fn table_csv_is_typed_with_exact_statistics_and_records() {
 
 #[tokio::test]
 async fn bom_is_stripped_and_tsv_null_marker_is_null() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (_, bom) = app.process("bom.csv", corpus("bom.csv")).await;
     assert_eq!(bom["csv"]["encoding"], "UTF-8");
     assert_eq!(
@@ -108,8 +108,8 @@ async fn bom_is_stripped_and_tsv_null_marker_is_null() {
 
 #[tokio::test]
 async fn latin1_file_is_decoded_as_windows_1252() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (id, result) = app
         .process("uspop-latin1.csv", corpus("uspop-latin1.csv"))
         .await;
@@ -141,8 +141,8 @@ async fn latin1_file_is_decoded_as_windows_1252() {
 
 #[tokio::test]
 async fn defective_rows_are_counted_as_malformed() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (_, result) = app
         .process("defective-rows.csv", corpus("defective-rows.csv"))
         .await;
@@ -152,8 +152,8 @@ async fn defective_rows_are_counted_as_malformed() {
 
 #[tokio::test]
 async fn quoted_newlines_stay_inside_their_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (_, quotes) = app
         .process("quotes_and_newlines.csv", corpus("quotes_and_newlines.csv"))
         .await;
@@ -172,8 +172,8 @@ async fn quoted_newlines_stay_inside_their_field() {
 
 #[tokio::test]
 async fn nfl_play_by_play_has_9999_records_with_exact_statistics() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (id, result) = app.process("nfl.csv", corpus("nfl.csv")).await;
     let csv = &result["csv"];
     assert_eq!(csv["row_count"], 9999);
@@ -278,8 +278,8 @@ async fn nfl_play_by_play_has_9999_records_with_exact_statistics() {
 
 #[tokio::test]
 async fn empty_file_fails_its_job_with_empty_file_and_the_service_keeps_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let file = app.upload("empty.csv", corpus("empty.csv")).await;
     let id = file["file_id"].as_str().unwrap();
     let status = app.wait_done(id).await;
@@ -293,8 +293,8 @@ async fn empty_file_fails_its_job_with_empty_file_and_the_service_keeps_serving(
 
 #[tokio::test]
 async fn zip_archive_named_csv_is_refused_with_415() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let response = app
         .upload_bytes("implicit-zip.csv", corpus("implicit-zip.csv"), &[])
         .await;

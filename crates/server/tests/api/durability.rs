@@ -5,12 +5,12 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestApp, corpus, test_env, wait_done};
+use crate::helpers::{TestApp, TestStack, corpus, wait_done};
 
 #[tokio::test]
 async fn files_and_results_survive_a_restart_on_the_same_data_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (done_id, before) = app.process("table.csv", corpus("table.csv")).await;
     let pending = app
         .upload_bytes(
@@ -25,7 +25,7 @@ async fn files_and_results_survive_a_restart_on_the_same_data_directory() {
     let pending_id = pending["file_id"].as_str().unwrap().to_owned();
     app.stop().await;
 
-    let app = TestApp::start(dir.path(), &[]).await;
+    let app = TestApp::start(&stack, &[]).await;
     let (code, after) = app
         .get_json(&format!("/api/v1/files/{done_id}/result"))
         .await;
@@ -50,7 +50,7 @@ async fn files_and_results_survive_a_restart_on_the_same_data_directory() {
     assert_eq!(page["records"][1]["name"], "中国人");
 }
 
-/// The `fileproc serve` binary on `dir`, with a short lease so a dead worker's job is taken over
+/// The `fileproc serve` binary on `stack`, with a short lease so a dead worker's job is taken over
 /// quickly.
 struct Server {
     child: Child,
@@ -58,17 +58,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &std::path::Path) -> Server {
+    fn start(stack: &TestStack) -> Server {
         let port = free_port();
-        let env = test_env(
-            dir,
-            &[
-                ("SERVER_PORT", &port.to_string()),
-                ("PROCESSING_WORKER_COUNT", "1"),
-                ("FILEPROC_PROCESSING__LEASE_DURATION", "2s"),
-                ("FILEPROC_PROCESSING__POLL_INTERVAL", "200ms"),
-            ],
-        );
+        let env = stack.env(&[
+            ("SERVER_PORT", &port.to_string()),
+            ("PROCESSING_WORKER_COUNT", "1"),
+            ("FILEPROC_PROCESSING__LEASE_DURATION", "2s"),
+            ("FILEPROC_PROCESSING__POLL_INTERVAL", "200ms"),
+        ]);
         let child = Command::new(env!("CARGO_BIN_EXE_fileproc"))
             .arg("serve")
             .env_clear()
@@ -126,11 +123,11 @@ fn generated_csv(rows: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_job_interrupted_by_killing_the_process_is_completed_after_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let stack = TestStack::new().await;
     let rows = 400_000;
     let bytes = generated_csv(rows);
     let client = reqwest::Client::new();
-    let mut server = Server::start(dir.path());
+    let mut server = Server::start(&stack);
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(bytes).file_name("big.csv"),
@@ -171,7 +168,7 @@ async fn a_job_interrupted_by_killing_the_process_is_completed_after_restart() {
     server.child.wait().unwrap();
     drop(server);
 
-    let server = Server::start(dir.path());
+    let server = Server::start(&stack);
     let status: Value = client
         .get(format!("{}/api/v1/files/{id}/status", server.base))
         .send()
@@ -200,9 +197,9 @@ async fn a_job_interrupted_by_killing_the_process_is_completed_after_restart() {
 
 #[tokio::test]
 async fn a_job_over_its_timeout_is_retried_then_fails_with_timeout_and_the_service_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
+    let stack = TestStack::new().await;
     let app = TestApp::start(
-        dir.path(),
+        &stack,
         &[
             ("PROCESSING_TIMEOUT", "20ms"),
             ("PROCESSING_MAX_RETRIES", "1"),

@@ -2,12 +2,12 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, corpus, files_under};
+use crate::helpers::{TestApp, TestStack, corpus};
 
 #[tokio::test]
 async fn unknown_file_is_404_with_the_error_shape_everywhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let id = "0190f5b8-0000-7000-8000-000000000000";
     for path in ["", "/status", "/result", "/records", "/download"] {
         let (code, body) = app.get_json(&format!("/api/v1/files/{id}{path}")).await;
@@ -38,8 +38,8 @@ async fn unknown_file_is_404_with_the_error_shape_everywhere() {
 
 #[tokio::test]
 async fn listing_pages_with_a_cursor_and_filters_by_status_and_type() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let mut ids = Vec::new();
     for n in 0..5 {
         let file = app
@@ -104,8 +104,8 @@ async fn listing_pages_with_a_cursor_and_filters_by_status_and_type() {
 
 #[tokio::test]
 async fn status_reports_progress_and_processing_twice_is_a_conflict_while_queued() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[("PROCESSING_WORKER_COUNT", "1")]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[("PROCESSING_WORKER_COUNT", "1")]).await;
     let file = app.upload("nfl.csv", corpus("nfl.csv")).await;
     let id = file["file_id"].as_str().unwrap();
     let again = app
@@ -132,10 +132,10 @@ async fn status_reports_progress_and_processing_twice_is_a_conflict_while_queued
 
 #[tokio::test]
 async fn delete_removes_the_row_the_result_and_every_blob() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (id, _) = app.process("table.csv", corpus("table.csv")).await;
-    assert_eq!(files_under(&dir.path().join("files")).len(), 2); // original + records
+    assert_eq!(stack.stored_keys().await.len(), 2); // original + records
     let response = app
         .client
         .delete(app.url(&format!("/api/v1/files/{id}")))
@@ -147,16 +147,13 @@ async fn delete_removes_the_row_the_result_and_every_blob() {
     assert_eq!(code, 404);
     let (code, _) = app.get_json(&format!("/api/v1/files/{id}/result")).await;
     assert_eq!(code, 404);
-    assert_eq!(
-        files_under(&dir.path().join("files")),
-        Vec::<std::path::PathBuf>::new()
-    );
+    assert_eq!(stack.stored_keys().await, Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn health_and_ready_report_the_parts() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let (code, health) = app.get_json("/health").await;
     assert_eq!((code, health["status"].as_str()), (200, Some("ok")));
     // Workers start asynchronously; readiness follows within a moment.

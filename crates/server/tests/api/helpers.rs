@@ -13,33 +13,109 @@ pub struct TestApp {
     pub app: Option<Application>,
 }
 
-/// The environment a test service runs with on `dir`, plus `extra`.
-pub fn test_env(dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("SERVER_HOST".to_owned(), "127.0.0.1".to_owned()),
-        ("SERVER_PORT".to_owned(), "0".to_owned()),
-        (
-            "DATABASE_URL".to_owned(),
-            format!("sqlite:{}", dir.join("fileproc.db").display()),
-        ),
-        (
-            "LOCAL_STORAGE_PATH".to_owned(),
-            dir.join("files").display().to_string(),
-        ),
-        ("PROCESSING_WORKER_COUNT".to_owned(), "2".to_owned()),
-        ("LOG_LEVEL".to_owned(), "warn".to_owned()),
-    ];
-    for (k, v) in extra {
-        env.retain(|(key, _)| key != k);
-        env.push(((*k).to_owned(), (*v).to_owned()));
+/// Where one test's service keeps its state: a temporary directory, and, when the suite runs on
+/// the production stack, a fresh PostgreSQL database and its own key prefix in the S3 bucket.
+///
+/// The stack is chosen by the environment of the test run:
+/// - `TEST_DATABASE_URL`: an admin URL (`postgres://postgres@127.0.0.1:5432/postgres`); each
+///   stack creates its own database `fileproc_test_<id>` there.
+/// - `TEST_S3_ENDPOINT` and `TEST_S3_BUCKET`: an S3-compatible server and an existing bucket;
+///   each stack stores under its own prefix.
+///
+/// Unset, the stack is the embedded default: SQLite and local files in the directory.
+pub struct TestStack {
+    /// Held so the directory lives as long as the stack.
+    _dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl TestStack {
+    pub async fn new() -> TestStack {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let mut env = vec![
+            ("SERVER_HOST".to_owned(), "127.0.0.1".to_owned()),
+            ("SERVER_PORT".to_owned(), "0".to_owned()),
+            ("PROCESSING_WORKER_COUNT".to_owned(), "2".to_owned()),
+            ("LOG_LEVEL".to_owned(), "warn".to_owned()),
+            (
+                "LOCAL_STORAGE_PATH".to_owned(),
+                dir.path().join("files").display().to_string(),
+            ),
+        ];
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                let url = create_database(&admin, &format!("fileproc_test_{id}")).await;
+                env.push(("DATABASE_URL".to_owned(), url));
+            }
+            _ => env.push((
+                "DATABASE_URL".to_owned(),
+                format!("sqlite:{}", dir.path().join("fileproc.db").display()),
+            )),
+        }
+        if let (Ok(endpoint), Ok(bucket)) = (
+            std::env::var("TEST_S3_ENDPOINT"),
+            std::env::var("TEST_S3_BUCKET"),
+        ) {
+            env.extend([
+                ("STORAGE_PROVIDER".to_owned(), "s3".to_owned()),
+                ("S3_ENDPOINT".to_owned(), endpoint),
+                ("S3_BUCKET".to_owned(), bucket),
+                ("STORAGE_PREFIX".to_owned(), format!("test-{id}")),
+                (
+                    "AWS_ACCESS_KEY_ID".to_owned(),
+                    std::env::var("TEST_S3_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".to_owned(),
+                    std::env::var("TEST_S3_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+                ),
+            ]);
+        }
+        TestStack { _dir: dir, env }
     }
-    env
+
+    /// The service's environment with `extra` on top.
+    pub fn env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        env
+    }
+
+    pub fn settings(&self, extra: &[(&str, &str)]) -> Settings {
+        Settings::from_sources(None, self.env(extra)).expect("test settings")
+    }
+
+    /// Every object key the service has stored.
+    pub async fn stored_keys(&self) -> Vec<String> {
+        let blobs = fileproc::blob::BlobStore::from_settings(&self.settings(&[]).storage)
+            .expect("blob store");
+        blobs.list_keys().await.expect("listing the blob store")
+    }
+}
+
+async fn create_database(admin_url: &str, name: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connecting to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("creating a test database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url, |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 impl TestApp {
-    /// Start a service on `dir` with the test environment and `extra` variables.
-    pub async fn start(dir: &Path, extra: &[(&str, &str)]) -> TestApp {
-        let settings = Settings::from_sources(None, test_env(dir, extra)).expect("test settings");
+    /// Start a service on `stack` with `extra` variables.
+    pub async fn start(stack: &TestStack, extra: &[(&str, &str)]) -> TestApp {
+        let settings = stack.settings(extra);
         let app = Application::start(settings).await.expect("service starts");
         TestApp {
             base: format!("http://{}", app.addr()),
@@ -149,21 +225,4 @@ pub fn corpus_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../formats/tests/data/csv")
         .join(name)
-}
-
-/// Every regular file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -3,12 +3,12 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, corpus, files_under};
+use crate::helpers::{TestApp, TestStack, corpus};
 
 #[tokio::test]
 async fn upload_returns_201_with_the_file_object_and_digest() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let bytes = corpus("nfl.csv");
     let response = app
         .upload_bytes(
@@ -35,7 +35,9 @@ async fn upload_returns_201_with_the_file_object_and_digest() {
     assert_eq!(file["status"], "pending");
     assert_eq!(file["purpose"], "season stats");
     assert_eq!(file["metadata"], json!({"team": "all"}));
-    assert_eq!(file["storage_info"]["key"], format!("files/{id}/original"));
+    let key = file["storage_info"]["key"].as_str().unwrap();
+    let day = file["uploaded_at"].as_str().unwrap()[..10].replace('-', "/");
+    assert_eq!(key, format!("files/{day}/{id}/original"));
     assert_eq!(file["storage_info"]["size"], 1_364_658);
     assert!(
         file["websocket_url"]
@@ -46,8 +48,7 @@ async fn upload_returns_201_with_the_file_object_and_digest() {
     // Not processed until asked: the result is a 409 meanwhile.
     let (code, body) = app.get_json(&format!("/api/v1/files/{id}/result")).await;
     assert_eq!((code, body["code"].as_str()), (409, Some("not_completed")));
-    let stored = std::fs::read(dir.path().join("files/files").join(id).join("original")).unwrap();
-    assert_eq!(stored, bytes);
+    assert_eq!(stack.stored_keys().await, [key]);
 
     let queued = app
         .client
@@ -64,8 +65,8 @@ async fn upload_returns_201_with_the_file_object_and_digest() {
 
 #[tokio::test]
 async fn upload_larger_than_limit_is_rejected_with_413_and_nothing_is_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[("SERVER_MAX_UPLOAD_SIZE", "1MiB")]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[("SERVER_MAX_UPLOAD_SIZE", "1MiB")]).await;
     let big = "id,value\n".repeat(300_000).into_bytes(); // 2.7 MB
     let response = app.upload_bytes("big.csv", big, &[]).await;
     assert_eq!(response.status(), 413);
@@ -74,10 +75,7 @@ async fn upload_larger_than_limit_is_rejected_with_413_and_nothing_is_stored() {
     assert!(body["error"].as_str().unwrap().contains("1048576"));
     let (_, list) = app.get_json("/api/v1/files").await;
     assert_eq!(list["files"], json!([]));
-    assert_eq!(
-        files_under(&dir.path().join("files")),
-        Vec::<std::path::PathBuf>::new()
-    );
+    assert_eq!(stack.stored_keys().await, Vec::<String>::new());
     // Exactly at the limit is fine.
     let exact = vec![b'a'; 1024 * 1024];
     assert_eq!(
@@ -88,8 +86,8 @@ async fn upload_larger_than_limit_is_rejected_with_413_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn bad_forms_are_400_with_the_error_shape() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let no_file = reqwest::multipart::Form::new().text("purpose", "x");
     let response = app
         .client
@@ -133,16 +131,13 @@ async fn bad_forms_are_400_with_the_error_shape() {
         "invalid_form"
     );
     // Nothing refused left a blob behind.
-    assert_eq!(
-        files_under(&dir.path().join("files")),
-        Vec::<std::path::PathBuf>::new()
-    );
+    assert_eq!(stack.stored_keys().await, Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn download_serves_the_bytes_with_etag_ranges_and_disposition() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(dir.path(), &[]).await;
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
     let bytes = corpus("table.csv");
     let file = app.upload("中国 table.csv", bytes.clone()).await;
     let id = file["file_id"].as_str().unwrap();

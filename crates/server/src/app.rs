@@ -1,6 +1,7 @@
 //! Wiring: build the parts from the settings, serve the API, run the workers, stop gracefully.
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -55,6 +56,18 @@ pub fn open_blob_store(settings: &Settings) -> anyhow::Result<BlobStore> {
     })
 }
 
+/// Open the cache the settings name: Redis when a URL or host is set, else in process.
+///
+/// # Errors
+/// The Redis URL is not valid.
+pub fn open_cache(settings: &Settings) -> anyhow::Result<ResultCache> {
+    match settings.redis.connection_url() {
+        Some(url) => ResultCache::redis(url.expose_secret(), settings.redis.cache_ttl)
+            .context("opening the Redis cache"),
+        None => Ok(ResultCache::memory(RESULT_CACHE_BYTES)),
+    }
+}
+
 /// A running service: its address and the handle to stop it.
 pub struct Application {
     addr: SocketAddr,
@@ -75,7 +88,7 @@ impl Application {
             settings: Arc::clone(&settings),
             catalog,
             blobs,
-            cache: ResultCache::new(RESULT_CACHE_BYTES),
+            cache: open_cache(&settings)?,
             queue: QueueHandle::default(),
         };
         let listener = TcpListener::bind(settings.server.bind_address())

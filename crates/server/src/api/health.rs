@@ -1,5 +1,5 @@
 //! `/health` (the process answers) and `/ready` (its dependencies answer: catalog, blob store,
-//! workers).
+//! cache, workers; the body says which one is down).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,6 +23,7 @@ async fn health() -> Json<Value> {
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let catalog = state.catalog.ping().await.map_err(|e| e.to_string());
     let blobs = state.blobs.ping().await.map_err(|e| e.to_string());
+    let cache = state.cache.ping().await;
     let workers = state.queue.alive();
     let wanted = state.settings.processing.worker_count as usize;
     let check = |r: &Result<(), String>| match r {
@@ -32,10 +33,13 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let checks = json!({
         "catalog": check(&catalog),
         "blob_store": check(&blobs),
-        "cache": {"ok": true, "kind": "in-process"},
+        "cache": match &cache {
+            Ok(kind) => json!({"ok": true, "kind": kind}),
+            Err(e) => json!({"ok": false, "kind": "redis", "error": e}),
+        },
         "workers": {"ok": workers == wanted, "alive": workers, "configured": wanted},
     });
-    if catalog.is_ok() && blobs.is_ok() && workers == wanted {
+    if catalog.is_ok() && blobs.is_ok() && cache.is_ok() && workers == wanted {
         (
             StatusCode::OK,
             Json(json!({"status": "ready", "checks": checks})),

@@ -169,4 +169,27 @@ async fn health_and_ready_report_the_parts() {
     assert_eq!(ready.1["checks"]["catalog"]["ok"], true);
     assert_eq!(ready.1["checks"]["blob_store"]["ok"], true);
     assert_eq!(ready.1["checks"]["workers"]["alive"], 2);
+    let kind = if std::env::var("TEST_REDIS_URL").is_ok_and(|u| !u.is_empty()) {
+        "redis"
+    } else {
+        "in-process"
+    };
+    assert_eq!(ready.1["checks"]["cache"]["kind"], kind);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_degrades_to_cache_misses_and_shows_in_ready() {
+    let stack = TestStack::new().await;
+    // Nothing listens on port 1: every cache call fails fast.
+    let app = TestApp::start(&stack, &[("REDIS_URL", "redis://127.0.0.1:1/0")]).await;
+    let (id, result) = app.process("table.csv", corpus("table.csv")).await;
+    assert_eq!(result["csv"]["row_count"], 2);
+    let (code, again) = app.get_json(&format!("/api/v1/files/{id}/result")).await;
+    assert_eq!((code, &again), (200, &result));
+    let (code, ready) = app.get_json("/ready").await;
+    assert_eq!(code, 503);
+    assert_eq!(ready["code"], "not_ready");
+    assert_eq!(ready["checks"]["cache"]["ok"], false);
+    assert_eq!(ready["checks"]["cache"]["kind"], "redis");
+    assert_eq!(ready["checks"]["catalog"]["ok"], true);
 }

@@ -19,6 +19,7 @@ pub struct TestApp {
 /// The stack is chosen by the environment of the test run:
 /// - `TEST_DATABASE_URL`: an admin URL (`postgres://postgres@127.0.0.1:5432/postgres`); each
 ///   stack creates its own database `fileproc_test_<id>` there.
+/// - `TEST_REDIS_URL`: the cache is Redis (keys hold unique file ids, so stacks do not collide).
 /// - `TEST_S3_ENDPOINT` and `TEST_S3_BUCKET`: an S3-compatible server and an existing bucket;
 ///   each stack stores under its own prefix.
 ///
@@ -52,6 +53,11 @@ impl TestStack {
                 "DATABASE_URL".to_owned(),
                 format!("sqlite:{}", dir.path().join("fileproc.db").display()),
             )),
+        }
+        if let Ok(redis) = std::env::var("TEST_REDIS_URL")
+            && !redis.is_empty()
+        {
+            env.push(("REDIS_URL".to_owned(), redis));
         }
         if let (Ok(endpoint), Ok(bucket)) = (
             std::env::var("TEST_S3_ENDPOINT"),

@@ -9,9 +9,10 @@ run:
 test:
 	cargo test --workspace
 
-# Only the API suite: the real server on a random port.
+# The API and catalog suites on the production stack (PostgreSQL + Redis + an S3 server),
+# as CI runs them; needs PostgreSQL and Redis on localhost (see scripts/with-production-stack.sh).
 test-integration:
-	cargo test -p fileproc --test api
+	scripts/with-production-stack.sh cargo test -p fileproc --test api --test catalog
 
 lint:
 	cargo fmt --all -- --check

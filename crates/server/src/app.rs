@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::blob::BlobStore;
 use crate::cache::ResultCache;
-use crate::catalog::{Catalog, SqliteCatalog};
+use crate::catalog::{Catalog, PostgresCatalog, SqliteCatalog};
 use crate::config::{CatalogUrl, Settings, StorageProvider};
 use crate::queue::{QueueHandle, WorkerPool};
 use crate::state::AppState;
@@ -28,11 +28,11 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
                 .await
                 .with_context(|| format!("opening the SQLite catalog at {}", path.display()))?,
         ),
-        CatalogUrl::Postgres(_) => {
-            anyhow::bail!(
-                "the PostgreSQL catalog is not available in this build yet; unset DATABASE_URL and DB_HOST to use SQLite"
-            )
-        }
+        CatalogUrl::Postgres(url) => Arc::new(
+            PostgresCatalog::connect(url.expose_secret(), settings.database.max_connections)
+                .await
+                .context("connecting to the PostgreSQL catalog")?,
+        ),
     };
     catalog
         .migrate()
@@ -68,6 +68,24 @@ pub fn open_cache(settings: &Settings) -> anyhow::Result<ResultCache> {
     }
 }
 
+/// Wake this instance's workers when any instance signals work (PostgreSQL `LISTEN/NOTIFY`);
+/// workers poll as well, so this only shortens the wait.
+async fn forward_job_signals(state: &AppState) {
+    match state.catalog.subscribe_jobs().await {
+        Ok(Some(mut jobs)) => {
+            let queue = state.queue.clone();
+            tokio::spawn(async move {
+                use tokio::sync::broadcast::error::RecvError;
+                while let Ok(()) | Err(RecvError::Lagged(_)) = jobs.recv().await {
+                    queue.wake();
+                }
+            });
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "job notifications unavailable; workers poll only"),
+    }
+}
+
 /// A running service: its address and the handle to stop it.
 pub struct Application {
     addr: SocketAddr,
@@ -96,6 +114,7 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.bind_address()))?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
+        forward_job_signals(&state).await;
         let workers = WorkerPool::start(&state);
         let app = crate::api::router(state);
         let stop = shutdown.clone();

@@ -3,15 +3,18 @@
 //! statements on the jobs table.
 
 mod model;
+mod postgres;
 mod sqlite;
 
 pub use model::{
     ClaimedJob, FileFilter, FileRecord, FileStatus, JobFailure, NewFile, ResultRecord, StoredResult,
 };
+pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
 
 use async_trait::async_trait;
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// Why a catalog call failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,21 @@ pub trait Catalog: Send + Sync {
     async fn migrate(&self) -> CatalogResult<()>;
     /// A cheap round trip, for `/ready`.
     async fn ping(&self) -> CatalogResult<()>;
+
+    /// Signals that a job may have become runnable, sent by any instance sharing the database
+    /// (an insert with a job, [`Catalog::enqueue`], a retry, a job handed back), so that workers
+    /// can wake at once instead of at their next poll. A signal carries nothing: it means "try a
+    /// claim". It is a hint, not a guarantee: workers must keep polling (jobs due after a backoff
+    /// and expired leases are never signalled), and a receiver that lags gets
+    /// [`broadcast::error::RecvError::Lagged`], which means the same.
+    ///
+    /// - PostgreSQL: `LISTEN fileproc_jobs` on one dedicated connection, started by the first
+    ///   call and stopped when the catalog is dropped; a lost connection is re-established and
+    ///   also signals (notifications sent meanwhile are lost).
+    /// - SQLite: `None`; one instance owns the file and the in-process wake-up covers it.
+    async fn subscribe_jobs(&self) -> CatalogResult<Option<broadcast::Receiver<()>>> {
+        Ok(None)
+    }
 
     /// Insert a stored file; with `enqueue`, also its processing job (same transaction), and the
     /// file starts `queued` instead of `pending`. Returns the job id when one was created.

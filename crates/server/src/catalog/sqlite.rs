@@ -178,7 +178,9 @@ impl Catalog for SqliteCatalog {
         options: &serde_json::Value,
     ) -> CatalogResult<String> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        // It reads before it writes: take the write lock first (BEGIN IMMEDIATE), or a concurrent
+        // writer makes the upgrade fail at once with SQLITE_BUSY instead of waiting.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let file = sqlx::query("SELECT status FROM files WHERE id = ? AND owner = ?")
             .bind(file_id)
             .bind(owner)

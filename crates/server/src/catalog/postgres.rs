@@ -1,0 +1,521 @@
+//! The PostgreSQL catalog: for several instances sharing one database. Same statements and
+//! semantics as [`super::SqliteCatalog`]; what differs is concurrency. PostgreSQL runs writers in
+//! parallel, so:
+//! - a claim locks the oldest runnable job with `FOR UPDATE SKIP LOCKED` inside the `UPDATE`:
+//!   concurrent claimers skip each other's rows and two workers can never take the same job;
+//! - `enqueue` locks the file row (`FOR NO KEY UPDATE`) before checking for an active job, and a
+//!   partial unique index keeps at most one queued or running job per file;
+//! - writes that make a job runnable send `pg_notify('fileproc_jobs', '')` in their transaction,
+//!   so workers of every instance can wake at once ([`Catalog::subscribe_jobs`]).
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+// Dynamic SQL here only splices the constant FILE_COLUMNS; values are always bound.
+use sqlx::{AssertSqlSafe, PgPool, Row};
+use std::time::Duration;
+use tokio::sync::{OnceCell, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Catalog, CatalogError, CatalogResult, ClaimedJob, FileFilter, FileRecord, JobFailure, NewFile,
+    ResultRecord, StoredResult, now_ms,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The channel job notifications are sent on.
+const JOBS_CHANNEL: &str = "fileproc_jobs";
+
+const FILE_COLUMNS: &str = "id, owner, filename, file_type, content_type, size, sha256, status, \
+    progress, step, message, purpose, metadata, storage_key, error_code, error_message, \
+    uploaded_at, processed_at, updated_at";
+
+/// The catalog in a PostgreSQL database.
+pub struct PostgresCatalog {
+    pool: PgPool,
+    /// Job notifications, started by the first [`Catalog::subscribe_jobs`].
+    jobs: OnceCell<broadcast::Sender<()>>,
+    /// Stops the notification listener when the catalog is dropped.
+    stop: CancellationToken,
+}
+
+impl PostgresCatalog {
+    /// Connect to the database at `url` with a pool of at most `max_connections`.
+    ///
+    /// # Errors
+    /// The URL is invalid or the database cannot be reached.
+    pub async fn connect(url: &str, max_connections: u32) -> CatalogResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect(url)
+            .await?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Use an already configured pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        PostgresCatalog {
+            pool,
+            jobs: OnceCell::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Start listening on [`JOBS_CHANNEL`] on a connection of its own (not taken from the
+    /// catalog's pool), forwarding every notification to the returned sender.
+    async fn start_listener(&self) -> CatalogResult<broadcast::Sender<()>> {
+        // One dedicated connection, with the same options as the catalog's pool.
+        let options = (*self.pool.connect_options()).clone();
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(options);
+        let mut listener = PgListener::connect_with(&listener_pool).await?;
+        listener.listen(JOBS_CHANNEL).await?;
+        let (tx, _) = broadcast::channel(16);
+        let sender = tx.clone();
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let received = tokio::select! {
+                    () = stop.cancelled() => break,
+                    received = listener.try_recv() => received,
+                };
+                match received {
+                    Ok(Some(_)) => {}
+                    // The connection was lost and is re-established: notifications sent meanwhile
+                    // are gone, so wake the workers to look.
+                    Ok(None) => tracing::warn!("job notifications: connection lost, reconnected"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job notifications: listening failed; retrying");
+                        tokio::select! {
+                            () = stop.cancelled() => break,
+                            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                }
+                // No receivers is fine: nobody waits right now.
+                let _ = sender.send(());
+            }
+            // The listener's connection first: closing the pool waits for it.
+            drop(listener);
+            listener_pool.close().await;
+        });
+        Ok(tx)
+    }
+}
+
+impl Drop for PostgresCatalog {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Tell listening workers (any instance) that a job may be runnable; delivered on commit.
+async fn notify_jobs(tx: &mut sqlx::PgConnection) -> CatalogResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(JOBS_CHANNEL)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Catalog for PostgresCatalog {
+    async fn migrate(&self) -> CatalogResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> CatalogResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn subscribe_jobs(&self) -> CatalogResult<Option<broadcast::Receiver<()>>> {
+        let sender = self.jobs.get_or_try_init(|| self.start_listener()).await?;
+        Ok(Some(sender.subscribe()))
+    }
+
+    async fn insert_file(
+        &self,
+        f: &NewFile,
+        enqueue: Option<u32>,
+    ) -> CatalogResult<Option<String>> {
+        let now = now_ms();
+        let status = if enqueue.is_some() {
+            "queued"
+        } else {
+            "pending"
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO files (id, owner, filename, file_type, content_type, size, sha256, status, \
+             purpose, metadata, storage_key, uploaded_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&f.id)
+        .bind(&f.owner)
+        .bind(&f.filename)
+        .bind(&f.file_type)
+        .bind(&f.content_type)
+        .bind(f.size)
+        .bind(&f.sha256)
+        .bind(status)
+        .bind(&f.purpose)
+        .bind(f.metadata.to_string())
+        .bind(&f.storage_key)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let job_id = match enqueue {
+            Some(max_attempts) => {
+                let id = uuid::Uuid::now_v7().to_string();
+                insert_job(&mut tx, &id, &f.id, max_attempts, "{}", now).await?;
+                notify_jobs(&mut tx).await?;
+                Some(id)
+            }
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(job_id)
+    }
+
+    async fn get_file(&self, owner: &str, id: &str) -> CatalogResult<FileRecord> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND owner = $2");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn get_file_by_id(&self, id: &str) -> CatalogResult<FileRecord> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn list_files(&self, owner: &str, q: &FileFilter) -> CatalogResult<Vec<FileRecord>> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE owner = $1 \
+             AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR file_type = $3) \
+             AND ($4::text IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(&q.status)
+            .bind(&q.file_type)
+            .bind(&q.cursor)
+            .bind(q.limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn delete_file(&self, owner: &str, id: &str) -> CatalogResult<FileRecord> {
+        let sql =
+            format!("DELETE FROM files WHERE id = $1 AND owner = $2 RETURNING {FILE_COLUMNS}");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn set_progress(&self, id: &str, progress: f64, step: &str) -> CatalogResult<()> {
+        sqlx::query(
+            "UPDATE files SET progress = $1, step = $2, updated_at = $3 \
+             WHERE id = $4 AND status = 'processing'",
+        )
+        .bind(progress)
+        .bind(step)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn enqueue(
+        &self,
+        owner: &str,
+        file_id: &str,
+        max_attempts: u32,
+        options: &serde_json::Value,
+    ) -> CatalogResult<String> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The row lock serializes concurrent enqueues of one file, so the check below holds until
+        // commit. NO KEY UPDATE: it does not block the foreign-key checks of other writers.
+        let file =
+            sqlx::query("SELECT status FROM files WHERE id = $1 AND owner = $2 FOR NO KEY UPDATE")
+                .bind(file_id)
+                .bind(owner)
+                .fetch_one(&mut *tx)
+                .await?;
+        let status: String = file.try_get("status")?;
+        if matches!(status.as_str(), "uploading" | "quarantined") {
+            return Err(CatalogError::Conflict(format!("the file is {status}")));
+        }
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE file_id = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(file_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active > 0 {
+            return Err(CatalogError::Conflict(
+                "the file is already queued or processing".into(),
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        insert_job(
+            &mut tx,
+            &id,
+            file_id,
+            max_attempts,
+            &options.to_string(),
+            now,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE files SET status = 'queued', progress = 0, step = NULL, message = NULL, \
+             error_code = NULL, error_message = NULL, processed_at = NULL, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(file_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM results WHERE file_id = $1")
+            .bind(file_id)
+            .execute(&mut *tx)
+            .await?;
+        notify_jobs(&mut tx).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn claim_job(&self, worker: &str, lease: Duration) -> CatalogResult<Option<ClaimedJob>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // SKIP LOCKED: a job another claimer is taking right now is passed over, never shared.
+        // A row changed since this statement's snapshot is re-checked against the WHERE once
+        // locked, so a job just claimed (and committed) by another worker is not taken again.
+        let job: Option<ClaimedJob> = sqlx::query_as(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1, \
+             lease_expires_at = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs \
+                 WHERE (status = 'queued' AND run_at <= $3) \
+                    OR (status = 'running' AND lease_expires_at < $3) \
+                 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, file_id, attempts, max_attempts, options",
+        )
+        .bind(worker)
+        .bind(now + ms(lease))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(job) = &job {
+            sqlx::query(
+                "UPDATE files SET status = 'processing', progress = 0, step = 'validation', \
+                 message = NULL, updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(&job.file_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn renew_lease(
+        &self,
+        job_id: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> CatalogResult<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 \
+             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(now + ms(lease))
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_job(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        r: &StoredResult,
+    ) -> CatalogResult<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let held = sqlx::query(
+            "UPDATE jobs SET status = 'completed', lease_owner = NULL, lease_expires_at = NULL, \
+             error_code = NULL, error_message = NULL, updated_at = $1 \
+             WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+        )
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO results (file_id, result, records_key, records_index, records_count, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (file_id) DO UPDATE SET result = excluded.result, \
+             records_key = excluded.records_key, records_index = excluded.records_index, \
+             records_count = excluded.records_count, created_at = excluded.created_at",
+        )
+        .bind(&job.file_id)
+        .bind(r.result.to_string())
+        .bind(&r.records_key)
+        .bind(serde_json::to_string(&r.records_index)?)
+        .bind(r.records_count)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE files SET status = 'completed', progress = 1, step = 'complete', message = NULL, \
+             error_code = NULL, error_message = NULL, processed_at = $1, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(&job.file_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fail_job(&self, job: &ClaimedJob, worker: &str, f: &JobFailure) -> CatalogResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let (job_status, file_status, run_at, processed_at) = match f.retry_in {
+            Some(delay) => ("queued", "queued", now + ms(delay), None),
+            None => ("failed", "failed", now, Some(now)),
+        };
+        let held = sqlx::query(
+            "UPDATE jobs SET status = $1, run_at = $2, lease_owner = NULL, lease_expires_at = NULL, \
+             error_code = $3, error_message = $4, updated_at = $5 \
+             WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
+        )
+        .bind(job_status)
+        .bind(run_at)
+        .bind(&f.code)
+        .bind(&f.message)
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 1 {
+            let message = f.retry_in.map(|d| {
+                format!(
+                    "attempt {} failed ({}); retrying in {} ms",
+                    job.attempts,
+                    f.code,
+                    d.as_millis()
+                )
+            });
+            // processed_at is set when the file fails for good, kept when it is re-queued.
+            sqlx::query(
+                "UPDATE files SET status = $1, message = $2, error_code = $3, error_message = $4, \
+                 processed_at = COALESCE($5, processed_at), updated_at = $6 \
+                 WHERE id = $7",
+            )
+            .bind(file_status)
+            .bind(message)
+            .bind(&f.code)
+            .bind(&f.message)
+            .bind(processed_at)
+            .bind(now)
+            .bind(&job.file_id)
+            .execute(&mut *tx)
+            .await?;
+            if f.retry_in.is_some() {
+                notify_jobs(&mut tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_job(&self, job: &ClaimedJob, worker: &str) -> CatalogResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The interrupted attempt does not count against the job's attempts.
+        let held = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = attempts - 1, run_at = $1, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
+             WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+        )
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE files SET status = 'queued', progress = 0, updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(&job.file_id)
+            .execute(&mut *tx)
+            .await?;
+            // Another instance may take the handed-back job at once.
+            notify_jobs(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_result(&self, file_id: &str) -> CatalogResult<ResultRecord> {
+        Ok(sqlx::query_as(
+            "SELECT file_id, result, records_key, records_index, records_count, created_at \
+             FROM results WHERE file_id = $1",
+        )
+        .bind(file_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}
+
+async fn insert_job(
+    tx: &mut sqlx::PgConnection,
+    id: &str,
+    file_id: &str,
+    max_attempts: u32,
+    options: &str,
+    now: i64,
+) -> CatalogResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, file_id, status, max_attempts, run_at, options, created_at, updated_at) \
+         VALUES ($1, $2, 'queued', $3, $4, $5, $4, $4)",
+    )
+    .bind(id)
+    .bind(file_id)
+    .bind(i64::from(max_attempts))
+    .bind(now)
+    .bind(options)
+    .execute(tx)
+    .await?;
+    Ok(())
+}

@@ -90,7 +90,10 @@ async fn forward_job_signals(state: &AppState) {
 pub struct Application {
     addr: SocketAddr,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    workers: WorkerPool,
+    /// How long open requests get to finish on stop (`server.shutdown_timeout`).
+    grace: std::time::Duration,
 }
 
 impl Application {
@@ -118,18 +121,19 @@ impl Application {
         let workers = WorkerPool::start(&state);
         let app = crate::api::router(state);
         let stop = shutdown.clone();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            workers.shutdown().await;
-            served.context("serving HTTP")
+                .await
+                .context("serving HTTP")
         });
         tracing::info!(address = %addr, "fileproc is serving");
         Ok(Application {
             addr,
             shutdown,
-            task,
+            server,
+            workers,
+            grace: settings.server.shutdown_timeout,
         })
     }
 
@@ -138,13 +142,26 @@ impl Application {
         self.addr
     }
 
-    /// Stop accepting, finish open requests, hand running jobs back, and return.
+    /// Stop accepting, hand running jobs back to the queue, give open requests
+    /// `server.shutdown_timeout` to finish (then drop them), and return.
     ///
     /// # Errors
     /// Serving had failed.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        self.task.await?
+        self.workers.shutdown().await;
+        let mut server = self.server;
+        match tokio::time::timeout(self.grace, &mut server).await {
+            Ok(served) => served?,
+            Err(_) => {
+                tracing::warn!(
+                    grace_ms = self.grace.as_millis() as u64,
+                    "open requests did not finish in time; dropping them"
+                );
+                server.abort();
+                Ok(())
+            }
+        }
     }
 
     /// Serve until SIGINT or SIGTERM, then stop gracefully.

@@ -89,8 +89,9 @@ fn process_file(path: &Path, preview_records: usize) -> anyhow::Result<()> {
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let (size, sha256, head) = digest(path)?;
-    let file_type = crate::ingest::sniff::detect(&head, name, &[])
-        .with_context(|| format!("{}", path.display()))?;
+    let file_type =
+        crate::ingest::sniff::detect(&head, name, crate::ingest::sniff::ExtensionPolicy::ANY)
+            .with_context(|| format!("{}", path.display()))?;
     let analyzer = fileproc_formats::analyzer_for(file_type)
         .with_context(|| format!("{} files cannot be processed yet", file_type.as_str()))?;
     let mut file = std::fs::File::open(path)?;

@@ -150,7 +150,8 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
     cancel.store(true, Ordering::Relaxed);
     keeper.abort();
     let Some(outcome) = outcome else {
-        tracing::warn!("lease lost; another worker owns the job now");
+        tracing::warn!("lease lost; another worker owns the job now, or the file was deleted");
+        remove_output_if_deleted(state, &job.file_id).await;
         return;
     };
     match outcome {
@@ -162,7 +163,10 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
                     "job completed"
                 );
             }
-            Ok(false) => tracing::warn!("job finished after its lease was lost; result dropped"),
+            Ok(false) => {
+                tracing::warn!("job finished after its lease was lost; result dropped");
+                remove_output_if_deleted(state, &job.file_id).await;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "storing the result failed; the lease will expire and the job run again")
             }
@@ -189,6 +193,15 @@ async fn record_failure(state: &AppState, worker: &str, job: &ClaimedJob, failur
     }
     if let Err(e) = state.catalog.fail_job(job, worker, failure).await {
         tracing::error!(error = %e, "recording the failure failed; the lease will expire and the job run again");
+    }
+}
+
+/// A file deleted while its job ran: remove what the job wrote (its records) after the delete.
+async fn remove_output_if_deleted(state: &AppState, file_id: &str) {
+    if let Err(crate::catalog::CatalogError::NotFound) = state.catalog.get_file_by_id(file_id).await
+        && let Err(e) = state.blobs.delete_file_objects(file_id).await
+    {
+        tracing::warn!(error = %e, "removing the output of a deleted file failed");
     }
 }
 

@@ -395,7 +395,8 @@ impl ColumnStats {
             name,
             column_type,
             null_count: self.nulls,
-            distinct_estimate: self.distinct.estimate(),
+            // An estimate can overshoot; there are never more distinct values than values.
+            distinct_estimate: self.distinct.estimate().min(self.non_null),
             min,
             max,
             mean,

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// 404: no such file (or not the caller's).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 405: the route exists, not with this method.
+    #[error("this method is not allowed on this route")]
+    MethodNotAllowed,
     /// 409: the file is not in a state that allows this.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -61,6 +64,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } | ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -77,6 +81,7 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::UnsupportedType { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::TooLarge { .. } | ApiError::BodyTooLarge => "file_too_large",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::Unavailable(_) => "not_ready",

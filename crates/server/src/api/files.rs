@@ -94,6 +94,16 @@ async fn list(
             format!("unknown file_type {t:?}"),
         ));
     }
+    if let Some(c) = q
+        .cursor
+        .as_deref()
+        .filter(|c| uuid::Uuid::parse_str(c).is_err())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("cursor {c:?} is not a file id from a previous page"),
+        ));
+    }
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -143,8 +153,12 @@ struct Queued {
 async fn process(
     State(state): State<AppState>,
     ApiPath(file_id): ApiPath<String>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    let body = body.map_err(|r| match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+        _ => ApiError::bad_request("invalid_json", r.body_text()),
+    })?;
     // The options body is optional: no body means the defaults.
     let options = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::json!({})

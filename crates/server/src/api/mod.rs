@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .merge(records::router())
         .merge(health::router())
         .fallback(|| async { error::ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -153,7 +153,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.0 {
             Kind::Duration => "a duration: seconds (90) or a number with a unit (500ms, 90s, 5m, 1h)",
-            Kind::ByteSize => "a size: bytes (1048576) or a number with a unit (10MB = 10^6 bytes, 10MiB = 2^20 bytes)",
+            Kind::ByteSize => "a size: bytes (1048576) or a number with a unit (10MB = 10000000 bytes, 10MiB = 10485760 bytes)",
             Kind::Port => "a port number 0..65535",
             Kind::Bool => "true or false",
         })

@@ -177,12 +177,12 @@ async fn start(
 
 fn detect(state: &AppState, head: &[u8], filename: &str) -> Result<FileType, ApiError> {
     let prefix = &head[..head.len().min(sniff::SNIFF_LEN)];
-    sniff::detect(
-        prefix,
-        filename,
-        &state.settings.security.blocked_extensions,
-    )
-    .map_err(|e| ApiError::UnsupportedType {
+    let security = &state.settings.security;
+    let policy = sniff::ExtensionPolicy {
+        allowed: &security.allowed_extensions,
+        blocked: &security.blocked_extensions,
+    };
+    sniff::detect(prefix, filename, policy).map_err(|e| ApiError::UnsupportedType {
         code: e.code(),
         message: e.to_string(),
     })
@@ -198,10 +198,10 @@ fn clean_filename(raw: Option<&str>, max_len: usize) -> Result<String, ApiError>
             "the file field needs a file name",
         ));
     }
-    if name.chars().count() > max_len {
+    if name.len() > max_len {
         return Err(ApiError::bad_request(
             "invalid_filename",
-            format!("the file name is longer than {max_len} characters"),
+            format!("the file name is longer than {max_len} bytes of UTF-8"),
         ));
     }
     if name.chars().any(char::is_control) {

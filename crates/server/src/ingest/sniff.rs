@@ -9,7 +9,8 @@ pub const SNIFF_LEN: usize = 8192;
 /// Why a file's type was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SniffError {
-    /// The extension is on the blocked list (code `blocked_extension`).
+    /// The extension is on the blocked list, or missing from the allowed list (code
+    /// `blocked_extension`).
     #[error("files ending in .{0} are not accepted")]
     Blocked(String),
     /// The bytes are a type fileproc does not take (code `unsupported_type`).
@@ -31,16 +32,38 @@ impl SniffError {
     }
 }
 
+/// Which extensions a file name may end in.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtensionPolicy<'a> {
+    /// Extensions accepted (lowercase, no dot); empty accepts every extension not blocked.
+    pub allowed: &'a [String],
+    /// Extensions refused whatever the bytes.
+    pub blocked: &'a [String],
+}
+
+impl ExtensionPolicy<'_> {
+    /// No restriction beyond the bytes (the `process FILE` command).
+    pub const ANY: ExtensionPolicy<'static> = ExtensionPolicy {
+        allowed: &[],
+        blocked: &[],
+    };
+}
+
 /// The type of a file named `filename` whose first bytes are `prefix` (up to [`SNIFF_LEN`]).
 ///
 /// # Errors
 /// See [`SniffError`].
-pub fn detect(prefix: &[u8], filename: &str, blocked: &[String]) -> Result<FileType, SniffError> {
+pub fn detect(
+    prefix: &[u8],
+    filename: &str,
+    policy: ExtensionPolicy<'_>,
+) -> Result<FileType, SniffError> {
     let extension = filename
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
-    if blocked.iter().any(|b| b.eq_ignore_ascii_case(&extension)) {
+    let listed = |list: &[String]| list.iter().any(|e| e.eq_ignore_ascii_case(&extension));
+    if listed(policy.blocked) || !(policy.allowed.is_empty() || listed(policy.allowed)) {
         return Err(SniffError::Blocked(extension));
     }
     let claimed = FileType::from_extension(filename);
@@ -93,36 +116,37 @@ fn looks_like_text(prefix: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn blocked() -> Vec<String> {
-        vec!["exe".into(), "sh".into()]
+    fn detect_with(prefix: &[u8], name: &str) -> Result<FileType, SniffError> {
+        let allowed = ["csv", "tsv", "txt", "png", "pdf"].map(String::from);
+        let blocked = ["exe", "sh"].map(String::from);
+        let policy = ExtensionPolicy {
+            allowed: &allowed,
+            blocked: &blocked,
+        };
+        detect(prefix, name, policy)
     }
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
     #[test]
     fn csv_text_with_csv_name_is_csv() {
-        assert_eq!(
-            detect(b"id,name\n1,a\n", "a.csv", &blocked()),
-            Ok(FileType::Csv)
-        );
-        assert_eq!(detect(b"", "empty.csv", &blocked()), Ok(FileType::Csv));
-        assert_eq!(
-            detect(b"\xff\xfei\0d\0", "u16.tsv", &blocked()),
-            Ok(FileType::Csv)
-        );
+        assert_eq!(detect_with(b"id,name\n1,a\n", "a.csv"), Ok(FileType::Csv));
+        assert_eq!(detect_with(b"", "empty.csv"), Ok(FileType::Csv));
+        assert_eq!(detect_with(b"\xff\xfei\0d\0", "u16.tsv"), Ok(FileType::Csv));
     }
 
     #[test]
     fn zip_named_csv_is_a_mismatch() {
         let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00";
-        let err = detect(zip, "implicit-zip.csv", &blocked()).unwrap_err();
+        let err = detect_with(zip, "implicit-zip.csv").unwrap_err();
         assert_eq!(err.code(), "type_mismatch");
     }
 
     #[test]
     fn png_bytes_named_pdf_is_a_mismatch() {
-        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-        assert_eq!(detect(png, "x.png", &blocked()), Ok(FileType::Png));
+        assert_eq!(detect_with(PNG, "x.png"), Ok(FileType::Png));
         assert_eq!(
-            detect(png, "x.pdf", &blocked()).unwrap_err().code(),
+            detect_with(PNG, "x.pdf").unwrap_err().code(),
             "type_mismatch"
         );
     }
@@ -130,16 +154,26 @@ mod tests {
     #[test]
     fn blocked_extension_is_refused_whatever_the_bytes() {
         assert_eq!(
-            detect(b"a,b\n", "run.SH", &blocked()),
+            detect_with(b"a,b\n", "run.SH"),
             Err(SniffError::Blocked("sh".into()))
         );
     }
 
     #[test]
-    fn text_without_a_text_extension_is_unsupported() {
+    fn an_extension_missing_from_the_allowed_list_is_refused() {
         assert_eq!(
-            detect(b"hello", "notes.md", &blocked()).unwrap_err().code(),
-            "unsupported_type"
+            detect_with(PNG, "x.gif"),
+            Err(SniffError::Blocked("gif".into()))
         );
+        assert_eq!(
+            detect(PNG, "x.gif", ExtensionPolicy::ANY),
+            Ok(FileType::Png)
+        );
+    }
+
+    #[test]
+    fn text_without_a_text_extension_is_unsupported() {
+        let err = detect(b"hello", "notes.md", ExtensionPolicy::ANY).unwrap_err();
+        assert_eq!(err.code(), "unsupported_type");
     }
 }

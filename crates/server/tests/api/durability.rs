@@ -1,11 +1,10 @@
 //! Nothing is lost across restarts: files, results, queued work, and a job whose process died.
 
 use serde_json::Value;
-use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestApp, TestStack, corpus, wait_done};
+use crate::helpers::{TestApp, TestStack, corpus, generated_csv, wait_done};
 
 #[tokio::test]
 async fn files_and_results_survive_a_restart_on_the_same_data_directory() {
@@ -100,25 +99,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A CSV of `rows` rows of mixed types, written by the test.
-fn generated_csv(rows: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rows * 60);
-    writeln!(out, "id,amount,day,label,flag").unwrap();
-    for i in 0..rows {
-        writeln!(
-            out,
-            "{i},{}.{:02},2024-{:02}-{:02},item number {i},{}",
-            i % 997,
-            i % 100,
-            i % 12 + 1,
-            i % 28 + 1,
-            i % 2 == 0
-        )
-        .unwrap();
-    }
-    out
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestStack, corpus};
+use crate::helpers::{TestApp, TestStack, corpus, generated_csv};
 
 #[tokio::test]
 async fn unknown_file_is_404_with_the_error_shape_everywhere() {
@@ -34,6 +34,17 @@ async fn unknown_file_is_404_with_the_error_shape_everywhere() {
     assert_eq!(process.status(), 404);
     let (code, body) = app.get_json("/api/v1/nothing-here").await;
     assert_eq!((code, body["code"].as_str()), (404, Some("not_found")));
+    let put = app
+        .client
+        .put(app.url(&format!("/api/v1/files/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+    assert_eq!(
+        put.json::<Value>().await.unwrap()["code"],
+        "method_not_allowed"
+    );
 }
 
 #[tokio::test]
@@ -99,6 +110,8 @@ async fn listing_pages_with_a_cursor_and_filters_by_status_and_type() {
     let (_, pdfs) = app.get_json("/api/v1/files?file_type=pdf").await;
     assert_eq!(pdfs["files"], json!([]));
     let (code, bad) = app.get_json("/api/v1/files?status=lost").await;
+    assert_eq!((code, bad["code"].as_str()), (400, Some("invalid_query")));
+    let (code, bad) = app.get_json("/api/v1/files?cursor=garbage").await;
     assert_eq!((code, bad["code"].as_str()), (400, Some("invalid_query")));
 }
 
@@ -192,4 +205,41 @@ async fn an_unreachable_redis_degrades_to_cache_misses_and_shows_in_ready() {
     assert_eq!(ready["checks"]["cache"]["ok"], false);
     assert_eq!(ready["checks"]["cache"]["kind"], "redis");
     assert_eq!(ready["checks"]["catalog"]["ok"], true);
+}
+
+#[tokio::test]
+async fn deleting_a_file_while_it_is_processed_leaves_no_object_behind() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[("PROCESSING_WORKER_COUNT", "1")]).await;
+    let file = app.upload("big.csv", generated_csv(300_000)).await;
+    let id = file["file_id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let (_, status) = app.get_json(&format!("/api/v1/files/{id}/status")).await;
+        assert_ne!(status["status"], "completed", "finished before the delete");
+        if status["status"] == "processing" {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/files/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    // The worker notices at its next lease renewal or at its end; either way it cleans up.
+    let mut keys = stack.stored_keys().await;
+    for _ in 0..200 {
+        if keys.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        keys = stack.stored_keys().await;
+    }
+    assert_eq!(keys, Vec::<String>::new());
+    let (code, _) = app.get_json(&format!("/api/v1/files/{id}")).await;
+    assert_eq!(code, 404);
 }

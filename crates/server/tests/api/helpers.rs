@@ -3,6 +3,7 @@
 use fileproc::app::Application;
 use fileproc::config::Settings;
 use serde_json::Value;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -231,4 +232,23 @@ pub fn corpus_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../formats/tests/data/csv")
         .join(name)
+}
+
+/// A CSV of `rows` rows of mixed types, written by the test.
+pub fn generated_csv(rows: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows * 60);
+    writeln!(out, "id,amount,day,label,flag").unwrap();
+    for i in 0..rows {
+        writeln!(
+            out,
+            "{i},{}.{:02},2024-{:02}-{:02},item number {i},{}",
+            i % 997,
+            i % 100,
+            i % 12 + 1,
+            i % 28 + 1,
+            i % 2 == 0
+        )
+        .unwrap();
+    }
+    out
 }

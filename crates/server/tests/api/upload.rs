@@ -117,6 +117,13 @@ async fn bad_forms_are_400_with_the_error_shape() {
         blocked.json::<Value>().await.unwrap()["code"],
         "blocked_extension"
     );
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let not_allowed = app.upload_bytes("image.gif", png, &[]).await;
+    assert_eq!(not_allowed.status(), 415);
+    assert_eq!(
+        not_allowed.json::<Value>().await.unwrap()["code"],
+        "blocked_extension"
+    );
     let not_json = app
         .client
         .post(app.url("/api/v1/files/upload"))
@@ -198,4 +205,12 @@ async fn download_serves_the_bytes_with_etag_ranges_and_disposition() {
         .await
         .unwrap();
     assert_eq!(cached.status(), 304);
+    let weak = app
+        .client
+        .get(&url)
+        .header("if-none-match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 304);
 }

@@ -352,6 +352,32 @@ fn storage_variables_map_and_minio_endpoint_allows_http() {
 }
 
 #[test]
+fn minio_and_seed_variable_names_reach_their_keys() {
+    use secrecy::ExposeSecret;
+    let s = from_env(&[
+        ("STORAGE_PROVIDER", "minio"),
+        ("MINIO_ENDPOINT", "http://minio:9000"),
+        ("MINIO_BUCKET", "files"),
+        ("MINIO_ACCESS_KEY", "ak"),
+        ("MINIO_SECRET_KEY", "sk"),
+        ("REDIS_CACHE_TTL", "10m"),
+        ("DB_SSL_MODE", "require"),
+    ])
+    .unwrap();
+    assert_eq!(s.storage.bucket.as_deref(), Some("files"));
+    assert_eq!(s.storage.access_key_id.as_deref(), Some("ak"));
+    assert_eq!(
+        s.storage
+            .secret_access_key
+            .as_ref()
+            .map(|k| k.expose_secret()),
+        Some("sk")
+    );
+    assert_eq!(s.redis.cache_ttl, std::time::Duration::from_secs(600));
+    assert_eq!(s.database.sslmode, "require");
+}
+
+#[test]
 fn semantic_checks_name_the_key_and_where_the_value_came_from() {
     let message = err(from_env(&[("PROCESSING_WORKER_COUNT", "0")]));
     assert_eq!(

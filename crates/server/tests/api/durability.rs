@@ -1,10 +1,11 @@
 //! Nothing is lost across restarts: files, results, queued work, and a job whose process died.
 
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{TestApp, TestStack, corpus, generated_csv, wait_done};
+use crate::helpers::{
+    Server, TestApp, TestStack, corpus, generated_csv, wait_done, wait_processing,
+};
 
 #[tokio::test]
 async fn files_and_results_survive_a_restart_on_the_same_data_directory() {
@@ -49,114 +50,22 @@ async fn files_and_results_survive_a_restart_on_the_same_data_directory() {
     assert_eq!(page["records"][1]["name"], "中国人");
 }
 
-/// The `fileproc serve` binary on `stack`, with a short lease so a dead worker's job is taken over
-/// quickly.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(stack: &TestStack) -> Server {
-        let port = free_port();
-        let env = stack.env(&[
-            ("SERVER_PORT", &port.to_string()),
-            ("PROCESSING_WORKER_COUNT", "1"),
-            ("FILEPROC_PROCESSING__LEASE_DURATION", "2s"),
-            ("FILEPROC_PROCESSING__POLL_INTERVAL", "200ms"),
-        ]);
-        let child = Command::new(env!("CARGO_BIN_EXE_fileproc"))
-            .arg("serve")
-            .env_clear()
-            .envs(env)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("fileproc serve starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server { child, base }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn a_job_interrupted_by_killing_the_process_is_completed_after_restart() {
     let stack = TestStack::new().await;
     let rows = 400_000;
-    let bytes = generated_csv(rows);
     let client = reqwest::Client::new();
     let mut server = Server::start(&stack);
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name("big.csv"),
-    );
-    let file: Value = client
-        .post(format!("{}/api/v1/files/upload", server.base))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let file = server.upload(&client, "big.csv", generated_csv(rows)).await;
     let id = file["file_id"].as_str().unwrap().to_owned();
-
-    // Kill the process (no graceful shutdown) while the job runs.
-    let started = Instant::now();
-    loop {
-        let status: Value = client
-            .get(format!("{}/api/v1/files/{id}/status", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_ne!(
-            status["status"], "completed",
-            "the job finished before it could be interrupted"
-        );
-        if status["status"] == "processing" {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30));
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    wait_processing(&client, &server, &id).await;
+    server.kill();
     drop(server);
 
     let server = Server::start(&stack);
-    let status: Value = client
-        .get(format!("{}/api/v1/files/{id}/status", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = server
+        .get_json(&client, &format!("/api/v1/files/{id}/status"))
+        .await;
     assert_eq!(
         status["status"], "processing",
         "the interrupted job is still owned by the dead worker's lease"
@@ -198,4 +107,54 @@ async fn a_job_over_its_timeout_is_retried_then_fails_with_timeout_and_the_servi
     );
     let (code, _) = app.get_json("/health").await;
     assert_eq!(code, 200);
+}
+
+#[tokio::test]
+async fn two_instances_share_the_work_and_one_finishes_what_the_other_left_when_killed() {
+    let stack = TestStack::new().await;
+    let client = reqwest::Client::new();
+    let mut a = Server::start(&stack);
+    let rows = 400_000;
+    let big = a.upload(&client, "big.csv", generated_csv(rows)).await;
+    let big_id = big["file_id"].as_str().unwrap().to_owned();
+    // Only A runs, so A holds the job.
+    wait_processing(&client, &a, &big_id).await;
+    let b = Server::start(&stack);
+    // Small uploads to A while both run are processed by either and readable on B.
+    let mut small = Vec::new();
+    for n in 0..4 {
+        let file = a
+            .upload(
+                &client,
+                &format!("s{n}.csv"),
+                format!("n\n{n}\n{}\n", n + 1).into_bytes(),
+            )
+            .await;
+        small.push(file["file_id"].as_str().unwrap().to_owned());
+    }
+    a.kill();
+    for id in &small {
+        let done = wait_done(&client, &b.base, id, Duration::from_secs(60)).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        let result = b
+            .get_json(&client, &format!("/api/v1/files/{id}/result"))
+            .await;
+        assert_eq!(result["csv"]["row_count"], 2);
+    }
+    // B takes over the big job once A's lease expires, and finishes it exactly once.
+    let done = wait_done(&client, &b.base, &big_id, Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let result = b
+        .get_json(&client, &format!("/api/v1/files/{big_id}/result"))
+        .await;
+    assert_eq!(result["csv"]["row_count"], rows);
+    let page = b
+        .get_json(
+            &client,
+            &format!("/api/v1/files/{big_id}/records?offset={}&limit=5", rows - 2),
+        )
+        .await;
+    assert_eq!(page["total"], rows);
+    assert_eq!(page["records"].as_array().unwrap().len(), 2);
+    assert_eq!(page["records"][1]["id"], rows - 1);
 }

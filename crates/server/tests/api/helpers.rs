@@ -252,3 +252,102 @@ pub fn generated_csv(rows: usize) -> Vec<u8> {
     }
     out
 }
+
+/// The `fileproc serve` binary on `stack` (a process of its own, so a test can kill it), with a
+/// short lease so a dead worker's job is taken over quickly.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(stack: &TestStack) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let env = stack.env(&[
+            ("SERVER_PORT", &port.to_string()),
+            ("PROCESSING_WORKER_COUNT", "1"),
+            ("FILEPROC_PROCESSING__LEASE_DURATION", "2s"),
+            ("FILEPROC_PROCESSING__POLL_INTERVAL", "200ms"),
+        ]);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_fileproc"))
+            .arg("serve")
+            .env_clear()
+            .envs(env)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("fileproc serve starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, base }
+    }
+
+    /// Upload `bytes` as `filename`; the file object.
+    pub async fn upload(&self, client: &reqwest::Client, filename: &str, bytes: Vec<u8>) -> Value {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+        );
+        let response = client
+            .post(format!("{}/api/v1/files/upload", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("file object")
+    }
+
+    pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> Value {
+        client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// Kill the process at once (no graceful shutdown), as a crash would.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll a file's status on `server` until it is `processing`; panics if it completes first.
+pub async fn wait_processing(client: &reqwest::Client, server: &Server, id: &str) {
+    let started = Instant::now();
+    loop {
+        let status = server
+            .get_json(client, &format!("/api/v1/files/{id}/status"))
+            .await;
+        assert_ne!(
+            status["status"], "completed",
+            "the job finished before it could be interrupted"
+        );
+        if status["status"] == "processing" {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

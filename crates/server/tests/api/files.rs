@@ -18,19 +18,9 @@ async fn unknown_file_is_404_with_the_error_shape_everywhere() {
             "{path}"
         );
     }
-    let delete = app
-        .client
-        .delete(app.url(&format!("/api/v1/files/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let delete = app.delete(&format!("/api/v1/files/{id}")).await;
     assert_eq!(delete.status(), 404);
-    let process = app
-        .client
-        .post(app.url(&format!("/api/v1/files/{id}/process")))
-        .send()
-        .await
-        .unwrap();
+    let process = app.post(&format!("/api/v1/files/{id}/process")).await;
     assert_eq!(process.status(), 404);
     let (code, body) = app.get_json("/api/v1/nothing-here").await;
     assert_eq!((code, body["code"].as_str()), (404, Some("not_found")));
@@ -94,11 +84,7 @@ async fn listing_pages_with_a_cursor_and_filters_by_status_and_type() {
     assert_eq!(last["has_more"], false);
     assert_eq!(last["next_cursor"], Value::Null);
 
-    app.client
-        .post(app.url(&format!("/api/v1/files/{}/process", ids[0])))
-        .send()
-        .await
-        .unwrap();
+    app.post(&format!("/api/v1/files/{}/process", ids[0])).await;
     app.wait_done(&ids[0]).await;
     let (_, completed) = app.get_json("/api/v1/files?status=completed").await;
     assert_eq!(completed["files"].as_array().unwrap().len(), 1);
@@ -121,12 +107,7 @@ async fn status_reports_progress_and_processing_twice_is_a_conflict_while_queued
     let app = TestApp::start(&stack, &[("PROCESSING_WORKER_COUNT", "1")]).await;
     let file = app.upload("nfl.csv", corpus("nfl.csv")).await;
     let id = file["file_id"].as_str().unwrap();
-    let again = app
-        .client
-        .post(app.url(&format!("/api/v1/files/{id}/process")))
-        .send()
-        .await
-        .unwrap();
+    let again = app.post(&format!("/api/v1/files/{id}/process")).await;
     let status = again.status().as_u16();
     // Either it is still queued or processing (409), or it already finished (202, re-queued).
     assert!(status == 409 || status == 202, "{status}");
@@ -149,12 +130,7 @@ async fn delete_removes_the_row_the_result_and_every_blob() {
     let app = TestApp::start(&stack, &[]).await;
     let (id, _) = app.process("table.csv", corpus("table.csv")).await;
     assert_eq!(stack.stored_keys().await.len(), 2); // original + records
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/files/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete(&format!("/api/v1/files/{id}")).await;
     assert_eq!(response.status(), 204);
     let (code, _) = app.get_json(&format!("/api/v1/files/{id}")).await;
     assert_eq!(code, 404);
@@ -223,12 +199,7 @@ async fn deleting_a_file_while_it_is_processed_leaves_no_object_behind() {
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/files/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete(&format!("/api/v1/files/{id}")).await;
     assert_eq!(response.status(), 204);
     // The worker notices at its next lease renewal or at its end; either way it cleans up.
     let mut keys = stack.stored_keys().await;

@@ -172,6 +172,20 @@ impl TestApp {
         response.json().await.expect("file object")
     }
 
+    /// `DELETE path`; the raw response.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// `POST path` with no body; the raw response.
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.client.post(self.url(path)).send().await.expect("POST")
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self.client.get(self.url(path)).send().await.expect("GET");
         let status = response.status().as_u16();

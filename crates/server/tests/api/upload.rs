@@ -50,12 +50,7 @@ async fn upload_returns_201_with_the_file_object_and_digest() {
     assert_eq!((code, body["code"].as_str()), (409, Some("not_completed")));
     assert_eq!(stack.stored_keys().await, [key]);
 
-    let queued = app
-        .client
-        .post(app.url(&format!("/api/v1/files/{id}/process")))
-        .send()
-        .await
-        .unwrap();
+    let queued = app.post(&format!("/api/v1/files/{id}/process")).await;
     assert_eq!(queued.status(), 202);
     let queued: Value = queued.json().await.unwrap();
     assert_eq!(queued["file_id"], id);

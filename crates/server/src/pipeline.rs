@@ -19,6 +19,23 @@ use crate::catalog::{ClaimedJob, FileRecord, StoredResult};
 use crate::records::RecordWriter;
 use crate::state::AppState;
 
+/// How far a job has read its input, shared by the analyzer's thread and the lease keeper.
+#[derive(Debug, Default)]
+pub struct JobProgress {
+    /// Bytes of the input consumed.
+    pub bytes_done: AtomicU64,
+    /// The input's size in bytes, once the pipeline knows it (0 before).
+    pub bytes_total: AtomicU64,
+}
+
+impl JobProgress {
+    /// The fraction done, 0..1, or `None` while the size is unknown.
+    pub fn fraction(&self) -> Option<f64> {
+        let total = self.bytes_total.load(Ordering::Relaxed);
+        (total > 0).then(|| self.bytes_done.load(Ordering::Relaxed) as f64 / total as f64)
+    }
+}
+
 /// Why an attempt failed, and whether another may succeed.
 #[derive(Debug)]
 pub struct JobError {
@@ -63,7 +80,7 @@ impl From<FormatError> for JobError {
     }
 }
 
-/// Process the file of `job`; `bytes_done` is advanced as the analyzer reads, `cancel` stops it.
+/// Process the file of `job`; `progress` is advanced as the analyzer reads, `cancel` stops it.
 ///
 /// # Errors
 /// A [`JobError`] saying what failed and whether to retry.
@@ -71,7 +88,7 @@ pub async fn process(
     state: &AppState,
     job: &ClaimedJob,
     cancel: Arc<AtomicBool>,
-    bytes_done: Arc<AtomicU64>,
+    progress: Arc<JobProgress>,
 ) -> Result<StoredResult, JobError> {
     let started = Instant::now();
     let file = state
@@ -93,12 +110,15 @@ pub async fn process(
     };
     let input = open_input(state, &file, analyzer.access()).await?;
     let size = u64::try_from(file.size).ok();
+    progress
+        .bytes_total
+        .store(size.unwrap_or(0), Ordering::Relaxed);
     let Analyzed {
         analysis,
         count,
         index,
         records_file,
-    } = analyze_off_executor(analyzer, input, limits, size, cancel, bytes_done).await?;
+    } = analyze_off_executor(analyzer, input, limits, size, cancel, progress).await?;
     let records_key = if count > 0 {
         let key = BlobStore::records_key(&file.id);
         store_records(state, &key, records_file).await?;
@@ -143,13 +163,15 @@ async fn analyze_off_executor(
     limits: Limits,
     size: Option<u64>,
     cancel: Arc<AtomicBool>,
-    bytes_done: Arc<AtomicU64>,
+    job_progress: Arc<JobProgress>,
 ) -> Result<Analyzed, JobError> {
     let records_file = tempfile::tempfile().map_err(JobError::internal)?;
     let task = tokio::task::spawn_blocking(move || {
         let mut writer = RecordWriter::new(records_file.try_clone()?);
         let mut progress = |p: fileproc_formats::Progress| {
-            bytes_done.store(p.bytes_done, Ordering::Relaxed);
+            job_progress
+                .bytes_done
+                .store(p.bytes_done, Ordering::Relaxed);
         };
         let analysis = run_analyzer(
             analyzer,
@@ -319,7 +341,7 @@ mod tests {
             Limits::default(),
             Some(3),
             Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
+            Arc::new(JobProgress::default()),
         )
         .await;
         let err = outcome.err().expect("the panic is an error");

@@ -8,7 +8,7 @@
 //! `processing.poll_interval` for work enqueued elsewhere or due after a backoff.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::catalog::{ClaimedJob, JobFailure};
-use crate::pipeline::{self, JobError};
+use crate::pipeline::{self, JobError, JobProgress};
 use crate::state::AppState;
 
 /// Wakes workers and tells how many are alive.
@@ -118,16 +118,16 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
     tracing::info!("job started");
     let started = Instant::now();
     let cancel = Arc::new(AtomicBool::new(false));
-    let bytes_done = Arc::new(AtomicU64::new(0));
+    let progress = Arc::new(JobProgress::default());
     let lease_lost = CancellationToken::new();
     let keeper = tokio::spawn(keep_lease(
         state.clone(),
         worker.to_owned(),
         job.clone(),
-        bytes_done.clone(),
+        progress.clone(),
         lease_lost.clone(),
     ));
-    let work = pipeline::process(state, &job, cancel.clone(), bytes_done);
+    let work = pipeline::process(state, &job, cancel.clone(), progress);
     let outcome = tokio::select! {
         r = tokio::time::timeout(settings.timeout, work) => match r {
             Ok(r) => Some(r),
@@ -219,19 +219,13 @@ async fn keep_lease(
     state: AppState,
     worker: String,
     job: ClaimedJob,
-    bytes_done: Arc<AtomicU64>,
+    progress: Arc<JobProgress>,
     lost: CancellationToken,
 ) {
     let lease = state.settings.processing.lease_duration;
     let mut renew = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
     let mut report = tokio::time::interval(Duration::from_millis(500));
-    let size = state
-        .catalog
-        .get_file_by_id(&job.file_id)
-        .await
-        .map(|f| f.size.max(1) as f64)
-        .unwrap_or(1.0);
-    let mut last_reported = 0;
+    let mut last_reported = None;
     loop {
         tokio::select! {
             _ = renew.tick() => match state.catalog.renew_lease(&job.id, &worker, lease).await {
@@ -240,11 +234,11 @@ async fn keep_lease(
                 Err(e) => tracing::warn!(error = %e, "renewing the lease failed; trying again"),
             },
             _ = report.tick() => {
-                let done = bytes_done.load(Ordering::Relaxed);
-                if done != last_reported {
-                    last_reported = done;
-                    let progress = (done as f64 / size).clamp(0.0, 0.99);
-                    if let Err(e) = state.catalog.set_progress(&job.file_id, progress, "extraction").await {
+                let fraction = progress.fraction().map(|f| f.clamp(0.0, 0.99));
+                if fraction.is_some() && fraction != last_reported {
+                    last_reported = fraction;
+                    let fraction = fraction.unwrap_or_default();
+                    if let Err(e) = state.catalog.set_progress(&job.file_id, fraction, "extraction").await {
                         tracing::warn!(error = %e, "recording progress failed");
                     }
                 }

@@ -184,7 +184,7 @@ async fn an_unreachable_redis_degrades_to_cache_misses_and_shows_in_ready() {
 }
 
 #[tokio::test]
-async fn deleting_a_file_while_it_is_processed_leaves_no_object_behind() {
+async fn progress_is_published_and_deleting_mid_job_leaves_no_object_behind() {
     let stack = TestStack::new().await;
     let app = TestApp::start(&stack, &[("PROCESSING_WORKER_COUNT", "1")]).await;
     let file = app.upload("big.csv", generated_csv(300_000)).await;
@@ -198,6 +198,23 @@ async fn deleting_a_file_while_it_is_processed_leaves_no_object_behind() {
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Progress is published while the analyzer reads (every 500 ms).
+    let started = std::time::Instant::now();
+    loop {
+        let (_, status) = app.get_json(&format!("/api/v1/files/{id}/status")).await;
+        let progress = status["progress"].as_f64().unwrap();
+        if status["status"] == "processing" && progress > 0.0 {
+            assert!(progress < 1.0, "{status}");
+            assert_eq!(status["step"], "extraction");
+            break;
+        }
+        assert_eq!(
+            status["status"], "processing",
+            "finished before progress was seen"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let response = app.delete(&format!("/api/v1/files/{id}")).await;
     assert_eq!(response.status(), 204);

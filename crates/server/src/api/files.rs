@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use super::extract::{ApiMultipart, ApiPath, ApiQuery};
-use super::view::{FileView, StatusView, ws_base};
+use super::view::{FileView, StatusView, websocket_url};
 use crate::catalog::{FileFilter, FileRecord, FileStatus};
 use crate::state::{AppState, DEFAULT_OWNER};
 use fileproc_formats::FileType;
@@ -40,8 +40,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 fn view(state: &AppState, headers: &HeaderMap, f: FileRecord) -> FileView {
-    let base = ws_base(state.settings.server.public_url.as_deref(), headers);
-    FileView::new(f, state.blobs.bucket(), &base)
+    let url = websocket_url(&state.settings.server, headers, &f.id);
+    FileView::new(f, state.blobs.bucket(), url)
 }
 
 async fn upload(
@@ -206,14 +206,11 @@ async fn status(
     Ok(Json(StatusView::new(file)))
 }
 
-/// The stored result of a completed file (cached).
+/// `Ok` when the caller's file exists and is completed.
 ///
 /// # Errors
 /// 404 unknown file, 409 while not completed.
-pub async fn completed_result(
-    state: &AppState,
-    file_id: &str,
-) -> Result<Arc<serde_json::Value>, ApiError> {
+pub async fn ensure_completed(state: &AppState, file_id: &str) -> Result<(), ApiError> {
     let file = state.catalog.get_file(DEFAULT_OWNER, file_id).await?;
     if file.status != FileStatus::Completed.as_str() {
         return Err(ApiError::Conflict {
@@ -221,6 +218,18 @@ pub async fn completed_result(
             message: format!("the file is {}, not completed", file.status),
         });
     }
+    Ok(())
+}
+
+/// The stored result of a completed file (cached).
+///
+/// # Errors
+/// 404 unknown file, 409 while not completed.
+async fn completed_result(
+    state: &AppState,
+    file_id: &str,
+) -> Result<Arc<serde_json::Value>, ApiError> {
+    ensure_completed(state, file_id).await?;
     if let Some(hit) = state.cache.get(file_id).await {
         return Ok(hit);
     }

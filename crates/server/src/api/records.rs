@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
-use super::files::completed_result;
+use super::files::ensure_completed;
 use crate::state::AppState;
 
 /// Most records one page may ask for.
@@ -21,6 +21,17 @@ const MAX_LIMIT: u64 = 10_000;
 /// The routes of this group.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/files/{file_id}/records", get(records))
+}
+
+/// The part of a stored result that types records: the columns of its table.
+#[derive(Deserialize)]
+struct TabularResult {
+    csv: Option<CsvColumns>,
+}
+
+#[derive(Deserialize)]
+struct CsvColumns {
+    columns: Vec<ColumnSummary>,
 }
 
 #[derive(Deserialize)]
@@ -60,8 +71,11 @@ async fn records(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("application/x-ndjson")),
     };
-    let result = completed_result(&state, &file_id).await?;
-    let Some(columns) = result.pointer("/csv/columns") else {
+    ensure_completed(&state, &file_id).await?;
+    let row = state.catalog.get_result(&file_id).await?;
+    let stored: TabularResult =
+        serde_json::from_str(&row.result).map_err(|e| ApiError::Internal(e.into()))?;
+    let Some(CsvColumns { columns }) = stored.csv else {
         return Err(ApiError::bad_request(
             "no_records",
             "this file type has no records",
@@ -73,9 +87,6 @@ async fn records(
             "a CSV file has no sheets",
         ));
     }
-    let columns: Vec<ColumnSummary> =
-        serde_json::from_value(columns.clone()).map_err(|e| ApiError::Internal(e.into()))?;
-    let row = state.catalog.get_result(&file_id).await?;
     let total = u64::try_from(row.records_count).unwrap_or(0);
     let page = match (&row.records_key, &row.records_index) {
         (Some(key), Some(index)) if offset < total => {

@@ -74,11 +74,11 @@ fn error_of(f: &FileRecord) -> Option<FileErrorView> {
 }
 
 impl FileView {
-    /// The view of a row; `base_ws` is the WebSocket origin, e.g. `ws://host:8080`.
-    pub fn new(f: FileRecord, bucket: &str, base_ws: &str) -> Self {
+    /// The view of a row, with its progress WebSocket URL.
+    pub fn new(f: FileRecord, bucket: &str, websocket_url: String) -> Self {
         let error = error_of(&f);
         FileView {
-            websocket_url: format!("{base_ws}/ws?file_id={}", f.id),
+            websocket_url,
             storage_info: StorageInfo {
                 bucket: bucket.to_owned(),
                 key: f.storage_key.clone(),
@@ -117,17 +117,18 @@ impl StatusView {
     }
 }
 
-/// The WebSocket origin for links: `server.public_url` if set, else the request's Host.
-pub fn ws_base(public_url: Option<&str>, headers: &HeaderMap) -> String {
-    if let Some(url) = public_url {
-        let url = url.trim_end_matches('/');
-        return url
-            .replacen("https://", "wss://", 1)
-            .replacen("http://", "ws://", 1);
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("ws://{host}")
+/// The progress WebSocket URL of a file: from `server.public_url` when set
+/// ([`crate::config::ServerSettings::websocket_url`]), else from the request's `Host`.
+pub fn websocket_url(
+    server: &crate::config::ServerSettings,
+    headers: &HeaderMap,
+    id: &str,
+) -> String {
+    server.websocket_url(id).unwrap_or_else(|| {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("ws://{host}/ws?file_id={id}")
+    })
 }

@@ -120,7 +120,8 @@ async fn store_file(
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(sniff::SNIFF_LEN);
-    let mut upload: Option<Upload> = None;
+    // The open upload and the type its first bytes showed.
+    let mut upload: Option<(Upload, FileType)> = None;
     let outcome: Result<(), ApiError> = async {
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
             size += chunk.len() as u64;
@@ -129,7 +130,7 @@ async fn store_file(
             }
             hasher.update(&chunk);
             match upload.as_mut() {
-                Some(up) => up.write(&chunk).await?,
+                Some((up, _)) => up.write(&chunk).await?,
                 None => {
                     head.extend_from_slice(&chunk);
                     if head.len() >= sniff::SNIFF_LEN {
@@ -141,10 +142,10 @@ async fn store_file(
         Ok(())
     }
     .await;
-    let upload = match (outcome, upload) {
-        (Ok(()), Some(up)) => up,
+    let (upload, file_type) = match (outcome, upload) {
+        (Ok(()), Some(started)) => started,
         (Ok(()), None) => start(state, key, &head, &filename).await?,
-        (Err(e), Some(up)) => {
+        (Err(e), Some((up, _))) => {
             if let Err(abort) = up.abort().await {
                 tracing::warn!(error = %abort, "aborting a refused upload");
             }
@@ -152,7 +153,6 @@ async fn store_file(
         }
         (Err(e), None) => return Err(e),
     };
-    let file_type = detect(state, &head, &filename)?;
     upload.finish().await?;
     Ok(StoredBlob {
         filename,
@@ -162,17 +162,18 @@ async fn store_file(
     })
 }
 
-/// Check the type on the first bytes, then open the upload and write them.
+/// Check the type on the first bytes, then open the upload and write them; the upload and the
+/// type.
 async fn start(
     state: &AppState,
     key: &str,
     head: &[u8],
     filename: &str,
-) -> Result<Upload, ApiError> {
-    detect(state, head, filename)?;
+) -> Result<(Upload, FileType), ApiError> {
+    let file_type = detect(state, head, filename)?;
     let mut upload = state.blobs.start_upload(key).await?;
     upload.write(head).await?;
-    Ok(upload)
+    Ok((upload, file_type))
 }
 
 fn detect(state: &AppState, head: &[u8], filename: &str) -> Result<FileType, ApiError> {

@@ -29,9 +29,13 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
                 .with_context(|| format!("opening the SQLite catalog at {}", path.display()))?,
         ),
         CatalogUrl::Postgres(url) => Arc::new(
-            PostgresCatalog::connect(url.expose_secret(), settings.database.max_connections)
-                .await
-                .context("connecting to the PostgreSQL catalog")?,
+            PostgresCatalog::connect(
+                url.expose_secret(),
+                settings.database.max_connections,
+                settings.database.acquire_timeout,
+            )
+            .await
+            .context("connecting to the PostgreSQL catalog")?,
         ),
     };
     catalog

@@ -215,7 +215,7 @@ async fn open_input(
         .blobs
         .get_stream(&file.storage_key, None)
         .await
-        .map_err(|e| JobError::retryable("storage_error", e.to_string()))?
+        .map_err(storage_error)?
         .map_err(std::io::Error::other);
     match access {
         Access::Sequential => Ok(Source::Stream(Box::new(SyncIoBridge::new(
@@ -227,7 +227,7 @@ async fn open_input(
             let mut reader = StreamReader::new(stream);
             tokio::io::copy(&mut reader, &mut out)
                 .await
-                .map_err(|e| JobError::retryable("storage_error", e.to_string()))?;
+                .map_err(storage_error)?;
             Ok(Source::File(temp))
         }
     }
@@ -267,7 +267,17 @@ async fn store_records(state: &AppState, key: &str, file: std::fs::File) -> Resu
         .blobs
         .put_file(key, tokio::fs::File::from_std(file))
         .await
-        .map_err(|e| JobError::retryable("storage_error", e.to_string()))
+        .map_err(storage_error)
+}
+
+/// A blob store failure as a job error: retryable, its details logged rather than shown to
+/// clients (they hold store URLs and retry internals).
+fn storage_error(e: impl std::fmt::Display) -> JobError {
+    tracing::warn!(error = %e, "blob store failed during a job");
+    JobError::retryable(
+        "storage_error",
+        "the file store could not be reached; the job will be retried",
+    )
 }
 
 /// The result JSON of `DESIGN.md` section 4: the common fields and the format's section.

@@ -54,7 +54,9 @@ impl PgDatabase {
     }
 
     async fn catalog(&self) -> Arc<dyn Catalog> {
-        let catalog = PostgresCatalog::connect(&self.url, 10).await.unwrap();
+        let catalog = PostgresCatalog::connect(&self.url, 10, std::time::Duration::from_secs(10))
+            .await
+            .unwrap();
         catalog.migrate().await.unwrap();
         Arc::new(catalog)
     }

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// 416: the Range cannot be satisfied.
     #[error("the range is not satisfiable for a {size}-byte file")]
     RangeNotSatisfiable { size: u64 },
+    /// 503: the blob store failed; the cause is logged, not shown. Retrying later may work.
+    #[error("the file store is unavailable; try again later")]
+    StorageUnavailable(#[source] StoreError),
     /// 503: a dependency is down.
     #[error("{0}")]
     Unavailable(String),
@@ -69,7 +72,9 @@ impl ApiError {
             ApiError::TooLarge { .. } | ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,6 +90,7 @@ impl ApiError {
             ApiError::TooLarge { .. } | ApiError::BodyTooLarge => "file_too_large",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::Unavailable(_) => "not_ready",
+            ApiError::StorageUnavailable(_) => "storage_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -92,8 +98,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(error = format!("{cause:#}"), "request failed");
+        match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed");
+            }
+            ApiError::StorageUnavailable(cause) => {
+                tracing::error!(error = %cause, "blob store failed");
+            }
+            _ => {}
         }
         let status = self.status();
         let body = ErrorBody {
@@ -127,6 +139,6 @@ impl From<CatalogError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.into())
+        ApiError::StorageUnavailable(e)
     }
 }

@@ -256,9 +256,12 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    // Objects first: if the store fails, the row stays and a retried DELETE finishes the job.
+    // (A job still writing is cleaned up by its worker once the row is gone.)
+    state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    state.blobs.delete_file_objects(&file_id).await?;
     state.catalog.delete_file(DEFAULT_OWNER, &file_id).await?;
     state.cache.invalidate(&file_id).await;
-    state.blobs.delete_file_objects(&file_id).await?;
     tracing::info!(file.id = %file_id, "file deleted");
     Ok(StatusCode::NO_CONTENT)
 }

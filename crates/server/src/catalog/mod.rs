@@ -27,13 +27,19 @@ pub enum CatalogError {
     Conflict(String),
     /// The database failed.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(sqlx::Error),
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// A stored JSON column did not parse.
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<sqlx::migrate::MigrateError> for CatalogError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        CatalogError::Migrate(e)
+    }
 }
 
 impl From<sqlx::Error> for CatalogError {

@@ -40,13 +40,19 @@ pub struct PostgresCatalog {
 }
 
 impl PostgresCatalog {
-    /// Connect to the database at `url` with a pool of at most `max_connections`.
+    /// Connect to the database at `url` with a pool of at most `max_connections`, waiting at
+    /// most `acquire_timeout` for a connection.
     ///
     /// # Errors
     /// The URL is invalid or the database cannot be reached.
-    pub async fn connect(url: &str, max_connections: u32) -> CatalogResult<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: std::time::Duration,
+    ) -> CatalogResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .acquire_timeout(acquire_timeout)
             .connect(url)
             .await?;
         Ok(Self::from_pool(pool))

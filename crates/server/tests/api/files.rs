@@ -176,8 +176,8 @@ async fn an_unreachable_redis_degrades_to_cache_misses_and_shows_in_ready() {
     let (code, again) = app.get_json(&format!("/api/v1/files/{id}/result")).await;
     assert_eq!((code, &again), (200, &result));
     let (code, ready) = app.get_json("/ready").await;
-    assert_eq!(code, 503);
-    assert_eq!(ready["code"], "not_ready");
+    assert_eq!(code, 200);
+    assert_eq!(ready["status"], "degraded");
     assert_eq!(ready["checks"]["cache"]["ok"], false);
     assert_eq!(ready["checks"]["cache"]["kind"], "redis");
     assert_eq!(ready["checks"]["catalog"]["ok"], true);
@@ -230,4 +230,36 @@ async fn progress_is_published_and_deleting_mid_job_leaves_no_object_behind() {
     assert_eq!(keys, Vec::<String>::new());
     let (code, _) = app.get_json(&format!("/api/v1/files/{id}")).await;
     assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn an_unreachable_blob_store_is_503_storage_unavailable_and_stores_no_row() {
+    let stack = TestStack::new().await;
+    // Nothing listens on port 1: every store call fails (after the store client's retries).
+    let app = TestApp::start(
+        &stack,
+        &[
+            ("STORAGE_PROVIDER", "s3"),
+            ("S3_BUCKET", "nowhere"),
+            ("S3_ENDPOINT", "http://127.0.0.1:1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .await;
+    let response = app
+        .upload_bytes("table.csv", corpus("table.csv"), &[])
+        .await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "storage_unavailable");
+    assert!(
+        !body["error"].as_str().unwrap().contains("127.0.0.1"),
+        "{body}"
+    );
+    let (_, list) = app.get_json("/api/v1/files").await;
+    assert_eq!(list["files"], json!([]));
+    let (code, ready) = app.get_json("/ready").await;
+    assert_eq!(code, 503);
+    assert_eq!(ready["checks"]["blob_store"]["ok"], false);
 }

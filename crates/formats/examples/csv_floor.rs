@@ -38,7 +38,9 @@ fn analysis(path: &str) -> Result<u64, Box<dyn std::error::Error>> {
         cancel: &cancel,
     };
     let result = CsvAnalyzer.analyze(Input::Stream(&mut file), &mut ctx)?;
-    let Section::Csv(summary) = result.section;
+    let Section::Csv(summary) = result.section else {
+        return Err("the CSV analyzer returned another section".into());
+    };
     Ok(summary.row_count)
 }
 

@@ -16,6 +16,34 @@ pub struct Limits {
     pub max_record_bytes: usize,
     /// Most columns a CSV record may have.
     pub max_columns: usize,
+    /// Thumbnail sizes: the longest side of each thumbnail, in pixels.
+    pub thumbnail_sizes: Vec<u32>,
+    /// Also convert the original image to WebP ([`crate::Analysis::converted`]).
+    pub enable_webp: bool,
+    /// WebP quality, 0..=100, for the conversion.
+    pub webp_quality: u8,
+    /// Widest image accepted, in pixels (checked from the header, before decoding).
+    pub max_image_width: u32,
+    /// Tallest image accepted, in pixels.
+    pub max_image_height: u32,
+    /// Most pixels (width × height) an image may have: the decompression-bomb guard.
+    pub max_image_pixels: u64,
+    /// Most frames of an animated PNG or WebP.
+    pub max_frames: u32,
+    /// Characters of text a result carries (PDF, DOCX); the counts cover all of it.
+    pub text_chars: usize,
+    /// Most pages a PDF may have.
+    pub max_pdf_pages: u32,
+    /// Deepest nesting of PDF objects (arrays, dictionaries, page tree levels).
+    pub max_pdf_depth: u32,
+    /// Most entries a ZIP container (DOCX, XLSX) may have.
+    pub max_zip_entries: usize,
+    /// Most bytes all the entries of a ZIP container may inflate to together.
+    pub max_expanded_bytes: u64,
+    /// Highest ratio of an entry's inflated to compressed size (ZIP bombs run in the thousands).
+    pub max_expansion_ratio: u64,
+    /// Largest XLSX shared-strings table, in bytes once inflated (it is loaded whole).
+    pub max_shared_strings_bytes: u64,
 }
 
 impl Default for Limits {
@@ -25,6 +53,20 @@ impl Default for Limits {
             max_field_bytes: 1 << 20,
             max_record_bytes: 8 << 20,
             max_columns: 4096,
+            thumbnail_sizes: vec![256],
+            enable_webp: false,
+            webp_quality: 80,
+            max_image_width: 16_384,
+            max_image_height: 16_384,
+            max_image_pixels: 100_000_000,
+            max_frames: 1_000,
+            text_chars: 10_000,
+            max_pdf_pages: 10_000,
+            max_pdf_depth: 64,
+            max_zip_entries: 10_000,
+            max_expanded_bytes: 1 << 30,
+            max_expansion_ratio: 200,
+            max_shared_strings_bytes: 256 << 20,
         }
     }
 }
@@ -41,12 +83,26 @@ pub struct Progress {
 /// Receives every record of a tabular format, in order, as its raw (UTF-8 decoded) fields; `None`
 /// is a null cell. The columns' final types are only known at the end, so typing is done by the
 /// reader of the records (see [`crate::csv::typed_record`]).
+///
+/// Formats whose cells carry their own types (XLSX) send [`RecordSink::typed_record`] instead:
+/// header → JSON value, already typed. An XLSX sends its sheets one after another, in the order of
+/// its summary's `sheets`, each sheet's record count in that summary; a reader finds sheet `n`'s
+/// records after the counts of the sheets before it.
 pub trait RecordSink {
     /// One record.
     ///
     /// # Errors
     /// An I/O error from wherever the sink writes; the analysis stops with it.
     fn record(&mut self, fields: &[Option<&str>]) -> std::io::Result<()>;
+
+    /// One record whose values are already typed (header → value).
+    ///
+    /// # Errors
+    /// An I/O error from wherever the sink writes; the analysis stops with it.
+    fn typed_record(
+        &mut self,
+        record: &serde_json::Map<String, serde_json::Value>,
+    ) -> std::io::Result<()>;
 }
 
 /// A sink that drops records, for callers that only want the summary.
@@ -54,6 +110,13 @@ pub struct DiscardRecords;
 
 impl RecordSink for DiscardRecords {
     fn record(&mut self, _fields: &[Option<&str>]) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn typed_record(
+        &mut self,
+        _record: &serde_json::Map<String, serde_json::Value>,
+    ) -> std::io::Result<()> {
         Ok(())
     }
 }

@@ -16,6 +16,10 @@ pub enum FormatError {
     /// `limit_exceeded`).
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// The bytes are another type than the one the file was taken as, e.g. a Word document
+    /// named `.xlsx` whose content types part says so (code `type_mismatch`).
+    #[error("type mismatch: {0}")]
+    TypeMismatch(String),
     /// The format is recognised but this feature of it is not (code `unsupported_format`).
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -35,6 +39,7 @@ impl FormatError {
             FormatError::Corrupt(_) => "corrupt_file",
             FormatError::Encrypted(_) => "encrypted_file",
             FormatError::LimitExceeded(_) => "limit_exceeded",
+            FormatError::TypeMismatch(_) => "type_mismatch",
             FormatError::Unsupported(_) => "unsupported_format",
             FormatError::Cancelled => "cancelled",
             FormatError::Io(_) => "io_error",

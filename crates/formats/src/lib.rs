@@ -10,12 +10,19 @@
 
 pub mod context;
 pub mod csv;
+pub mod docx;
 pub mod error;
 pub mod file_type;
+pub mod images;
+pub mod ooxml;
+pub mod pdf;
+pub mod thumbnail;
+pub mod xlsx;
 
 pub use context::{Context, DiscardRecords, Limits, Progress, RecordSink};
 pub use error::FormatError;
 pub use file_type::FileType;
+pub use thumbnail::{EncodedImage, ImageFormat, Thumbnail};
 
 use serde::Serialize;
 use std::io::{Read, Seek};
@@ -59,6 +66,18 @@ impl Input<'_> {
 pub enum Section {
     /// A CSV (or TSV) file.
     Csv(csv::CsvSummary),
+    /// A PDF document.
+    Pdf(pdf::PdfSummary),
+    /// A Word document (ECMA-376 WordprocessingML).
+    Docx(docx::DocxSummary),
+    /// An Excel workbook (ECMA-376 SpreadsheetML).
+    Xlsx(xlsx::XlsxSummary),
+    /// A JPEG image.
+    Jpeg(images::ImageSummary),
+    /// A PNG image (APNG included).
+    Png(images::ImageSummary),
+    /// A WebP image (animated included).
+    Webp(images::ImageSummary),
 }
 
 /// What an analyzer returns.
@@ -69,6 +88,26 @@ pub struct Analysis {
     pub section: Section,
     /// Things a user should know that did not fail the job (e.g. "2 malformed rows").
     pub warnings: Vec<String>,
+    /// Thumbnails, one per size in [`Limits::thumbnail_sizes`] (page 1 of a PDF, the image of a
+    /// JPEG, PNG or WebP); empty for formats without a picture. The caller stores them.
+    #[serde(skip)]
+    pub thumbnails: Vec<Thumbnail>,
+    /// The original converted to another format (WebP, when [`Limits::enable_webp`]), for the
+    /// caller to store beside it.
+    #[serde(skip)]
+    pub converted: Option<EncodedImage>,
+}
+
+impl Analysis {
+    /// An analysis with only a section: no warnings, thumbnails or conversion.
+    pub fn new(section: Section) -> Self {
+        Analysis {
+            section,
+            warnings: Vec::new(),
+            thumbnails: Vec::new(),
+            converted: None,
+        }
+    }
 }
 
 /// One format's analysis.
@@ -87,10 +126,16 @@ pub trait Analyzer: Send + Sync {
     fn analyze(&self, input: Input<'_>, ctx: &mut Context<'_>) -> Result<Analysis, FormatError>;
 }
 
-/// The analyzer for a file type, or `None` where the type has no analyzer yet.
+/// The analyzer for a file type (every [`FileType`] has one; the `Option` leaves room for types
+/// that are only stored).
 pub fn analyzer_for(file_type: FileType) -> Option<&'static dyn Analyzer> {
     match file_type {
         FileType::Csv => Some(&csv::CsvAnalyzer),
-        _ => None,
+        FileType::Pdf => Some(&pdf::PdfAnalyzer),
+        FileType::Docx => Some(&docx::DocxAnalyzer),
+        FileType::Xlsx => Some(&xlsx::XlsxAnalyzer),
+        FileType::Jpeg => Some(&images::JPEG),
+        FileType::Png => Some(&images::PNG),
+        FileType::Webp => Some(&images::WEBP),
     }
 }

@@ -7,9 +7,12 @@
 //! ```text
 //! [prefix/]files/YYYY/MM/DD/{file_id}/original        the uploaded bytes
 //! [prefix/]files/YYYY/MM/DD/{file_id}/records.ndjson  the typed records (see `records`)
+//! [prefix/]files/YYYY/MM/DD/{file_id}/thumbnail-256.jpeg  a thumbnail: size, format
+//! [prefix/]files/YYYY/MM/DD/{file_id}/converted.webp   the original converted to WebP
 //! ```
 
 use bytes::Bytes;
+use fileproc_formats::ImageFormat;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -133,6 +136,24 @@ impl BlobStore {
     /// Key of a file's records.
     pub fn records_key(file_id: &str) -> String {
         format!("{}/records.ndjson", Self::file_prefix(file_id))
+    }
+
+    /// Key of a file's thumbnail of `size` pixels (longest side) in `format`.
+    pub fn thumbnail_key(file_id: &str, size: u32, format: ImageFormat) -> String {
+        format!(
+            "{}/thumbnail-{size}.{}",
+            Self::file_prefix(file_id),
+            format.as_str()
+        )
+    }
+
+    /// Key of a file's original converted to `format`.
+    pub fn converted_key(file_id: &str, format: ImageFormat) -> String {
+        format!(
+            "{}/converted.{}",
+            Self::file_prefix(file_id),
+            format.as_str()
+        )
     }
 
     /// Start a streamed upload to `key`; bytes become visible only on [`Upload::finish`].

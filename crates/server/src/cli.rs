@@ -33,6 +33,9 @@ enum Command {
         /// How many typed records the result carries.
         #[arg(long, default_value_t = 100)]
         records: usize,
+        /// Write the thumbnails (and a WebP conversion, when enabled) into this directory.
+        #[arg(long, value_name = "DIR")]
+        thumbnails: Option<PathBuf>,
     },
 }
 
@@ -48,7 +51,17 @@ pub fn main() -> ExitCode {
     };
     crate::telemetry::init(&settings.monitoring);
     let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Process { file, records } => process_file(&file, records),
+        Command::Process {
+            file,
+            records,
+            thumbnails,
+        } => {
+            let limits = Limits {
+                preview_records: records,
+                ..settings.processing.limits()
+            };
+            process_file(&file, limits, thumbnails.as_deref())
+        }
         command => runtime().and_then(|rt| {
             rt.block_on(async {
                 match command {
@@ -82,7 +95,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `fileproc process FILE`: the same analysis and result JSON as the service, on stdout.
-fn process_file(path: &Path, preview_records: usize) -> anyhow::Result<()> {
+fn process_file(path: &Path, limits: Limits, thumbnails: Option<&Path>) -> anyhow::Result<()> {
     let started = Instant::now();
     let name = path
         .file_name()
@@ -97,10 +110,7 @@ fn process_file(path: &Path, preview_records: usize) -> anyhow::Result<()> {
     let mut file = std::fs::File::open(path)?;
     let cancel = AtomicBool::new(false);
     let mut ctx = Context {
-        limits: Limits {
-            preview_records,
-            ..Limits::default()
-        },
+        limits,
         size: Some(size),
         progress: &mut |_| {},
         records: &mut DiscardRecords,
@@ -113,6 +123,23 @@ fn process_file(path: &Path, preview_records: usize) -> anyhow::Result<()> {
     let result =
         crate::pipeline::result_json(None, file_type, analyzer, &analysis, elapsed, size, &sha256);
     println!("{}", serde_json::to_string_pretty(&result)?);
+    if let Some(dir) = thumbnails {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let images = analysis.thumbnails.iter().map(|t| {
+            let name = format!("thumbnail-{}.{}", t.size, t.image.format.as_str());
+            (name, &t.image)
+        });
+        let converted = analysis
+            .converted
+            .iter()
+            .map(|c| (format!("converted.{}", c.format.as_str()), c));
+        for (name, image) in images.chain(converted) {
+            let out = dir.join(name);
+            std::fs::write(&out, &image.bytes)
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("wrote {} ({}x{})", out.display(), image.width, image.height);
+        }
+    }
     Ok(())
 }
 

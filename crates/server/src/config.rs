@@ -14,6 +14,7 @@
 
 mod env;
 mod error;
+mod formats;
 mod load;
 mod units;
 mod urls;
@@ -30,6 +31,7 @@ use serde::Deserialize;
 
 pub use env::{CONFIG_PATH_VAR, ENV_NAMES, ENV_PREFIX};
 pub use error::ConfigError;
+pub use formats::{ArchiveSettings, ImageSettings, PdfSettings};
 pub use load::DEFAULT_CONFIG_PATH;
 pub use units::{format_duration, parse_byte_size, parse_duration};
 pub use urls::CatalogUrl;
@@ -316,8 +318,12 @@ pub struct ProcessingSettings {
     pub memory_limit: u64,
     /// Records (CSV rows, sheet rows) included in a result; all are at `/records`. Default 100.
     pub preview_records: u32,
-    /// Thumbnail widths in pixels, the sizes `?size=` may pick. Default 128, 256, 512.
-    pub thumbnail_sizes: Vec<u32>,
+    /// Thumbnails, WebP conversion and image limits.
+    pub image: ImageSettings,
+    /// PDF text and limits.
+    pub pdf: PdfSettings,
+    /// DOCX and XLSX container limits.
+    pub archive: ArchiveSettings,
     /// Scratch directory for jobs; unset, the system's temporary directory.
     pub temp_dir: Option<PathBuf>,
 }
@@ -333,7 +339,9 @@ impl Default for ProcessingSettings {
             poll_interval: Duration::from_secs(1),
             memory_limit: 512 * 1024 * 1024,
             preview_records: 100,
-            thumbnail_sizes: vec![128, 256, 512],
+            image: ImageSettings::default(),
+            pdf: PdfSettings::default(),
+            archive: ArchiveSettings::default(),
             temp_dir: None,
         }
     }

@@ -104,10 +104,7 @@ pub async fn process(
             format!("{} files cannot be processed yet", file_type.as_str()),
         )
     })?;
-    let limits = Limits {
-        preview_records: state.settings.processing.preview_records as usize,
-        ..Limits::default()
-    };
+    let limits = state.settings.processing.limits();
     let input = open_input(state, &file, analyzer.access()).await?;
     let size = u64::try_from(file.size).ok();
     progress
@@ -126,6 +123,7 @@ pub async fn process(
     } else {
         None
     };
+    store_images(state, &file.id, &analysis).await?;
     let elapsed = started.elapsed().as_millis() as u64;
     let result = result_json(
         Some(&file.id),
@@ -270,6 +268,25 @@ async fn store_records(state: &AppState, key: &str, file: std::fs::File) -> Resu
         .map_err(storage_error)
 }
 
+/// Store the thumbnails and the conversion an analysis made, beside the original.
+async fn store_images(
+    state: &AppState,
+    file_id: &str,
+    analysis: &Analysis,
+) -> Result<(), JobError> {
+    for thumb in &analysis.thumbnails {
+        let key = BlobStore::thumbnail_key(file_id, thumb.size, thumb.image.format);
+        let bytes = bytes::Bytes::from(thumb.image.bytes.clone());
+        state.blobs.put(&key, bytes).await.map_err(storage_error)?;
+    }
+    if let Some(converted) = &analysis.converted {
+        let key = BlobStore::converted_key(file_id, converted.format);
+        let bytes = bytes::Bytes::from(converted.bytes.clone());
+        state.blobs.put(&key, bytes).await.map_err(storage_error)?;
+    }
+    Ok(())
+}
+
 /// A blob store failure as a job error: retryable, its details logged rather than shown to
 /// clients (they hold store URLs and retry internals).
 fn storage_error(e: impl std::fmt::Display) -> JobError {
@@ -299,8 +316,27 @@ pub fn result_json(
         "size": size,
         "sha256": sha256,
         "warnings": analysis.warnings,
-        "thumbnails": [],
+        "thumbnails": analysis.thumbnails.iter().map(|t| json!({
+            "size": t.size,
+            "width": t.image.width,
+            "height": t.image.height,
+            "format": t.image.format.as_str(),
+            "bytes": t.image.bytes.len(),
+            "url": file_id.map(|id| format!("/api/v1/files/{id}/thumbnail?size={}", t.size)),
+        })).collect::<Vec<_>>(),
     });
+    if let (Some(obj), Some(c)) = (result.as_object_mut(), &analysis.converted) {
+        obj.insert(
+            "converted".to_owned(),
+            json!({
+                "format": c.format.as_str(),
+                "width": c.width,
+                "height": c.height,
+                "bytes": c.bytes.len(),
+                "url": file_id.map(|id| format!("/api/v1/files/{id}/converted")),
+            }),
+        );
+    }
     if let (Some(obj), Ok(Value::Object(section))) = (
         result.as_object_mut(),
         serde_json::to_value(&analysis.section),

@@ -1,9 +1,11 @@
-//! Records: every row of a CSV (later, of a sheet) kept beside the result, so `/records` can page
-//! through all of them without re-parsing the file.
+//! Records: every row of a CSV or of every sheet of an XLSX, kept beside the result, so
+//! `/records` can page through all of them without re-parsing the file.
 //!
-//! While a job runs, [`RecordWriter`] (a [`RecordSink`]) appends each record as one NDJSON line,
-//! a JSON array of strings and nulls (`["1","english",null]`), to a local temporary file, and
-//! notes the byte offset of every [`INDEX_STRIDE`]th record. The file goes to the blob store and
+//! While a job runs, [`RecordWriter`] (a [`RecordSink`]) appends each record as one NDJSON line
+//! to a local temporary file: a CSV record as a JSON array of strings and nulls
+//! (`["1","english",null]`), typed at read time; an XLSX record as the object of typed values its
+//! analyzer made (sheets one after another). It notes the byte offset of every
+//! [`INDEX_STRIDE`]th record. The file goes to the blob store and
 //! the offsets to the catalog. [`read_page`] then seeks with a ranged read to the stride before
 //! `offset`, skips at most `INDEX_STRIDE - 1` lines and types the page with the columns' final
 //! types (`fileproc_formats::csv::typed_record`), since the types are only known at the end.
@@ -48,13 +50,17 @@ impl RecordWriter {
     }
 }
 
-impl RecordSink for RecordWriter {
-    fn record(&mut self, fields: &[Option<&str>]) -> std::io::Result<()> {
+impl RecordWriter {
+    /// Append one record, serialized by `write`, as a line; index it every [`INDEX_STRIDE`].
+    fn push(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+    ) -> std::io::Result<()> {
         if self.count.is_multiple_of(INDEX_STRIDE) {
             self.index.push(self.written);
         }
         self.line.clear();
-        serde_json::to_writer(&mut self.line, fields)?;
+        write(&mut self.line)?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         self.written += self.line.len() as u64;
@@ -63,17 +69,31 @@ impl RecordSink for RecordWriter {
     }
 }
 
-/// Read records `offset..offset + limit` (raw fields) of a stored records object.
+impl RecordSink for RecordWriter {
+    fn record(&mut self, fields: &[Option<&str>]) -> std::io::Result<()> {
+        self.push(|line| serde_json::to_writer(line, fields))
+    }
+
+    fn typed_record(
+        &mut self,
+        record: &serde_json::Map<String, serde_json::Value>,
+    ) -> std::io::Result<()> {
+        self.push(|line| serde_json::to_writer(line, record))
+    }
+}
+
+/// Read records `offset..offset + limit` of a stored records object, each as stored: an array
+/// of raw fields (CSV) or an object of typed values (XLSX).
 ///
 /// # Errors
-/// The store fails, or a stored line is not a JSON array (a corrupted object).
+/// The store fails, or a stored line is not JSON (a corrupted object).
 pub async fn read_page(
     blobs: &BlobStore,
     key: &str,
     index: &[u64],
     offset: u64,
     limit: u64,
-) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+) -> Result<Vec<serde_json::Value>, StoreError> {
     let stride = usize::try_from(offset / INDEX_STRIDE).unwrap_or(usize::MAX);
     let Some(&start) = index.get(stride) else {
         return Ok(Vec::new());
@@ -93,9 +113,9 @@ pub async fn read_page(
                 skip -= 1;
                 continue;
             }
-            let fields: Vec<Option<String>> = serde_json::from_slice(line)
+            let record: serde_json::Value = serde_json::from_slice(line)
                 .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-            page.push(fields);
+            page.push(record);
             if page.len() as u64 >= limit {
                 break 'outer;
             }

@@ -249,8 +249,8 @@ impl Pass {
             records,
         };
         Ok(Analysis {
-            section: Section::Csv(summary),
             warnings,
+            ..Analysis::new(Section::Csv(summary))
         })
     }
 }

@@ -1,5 +1,5 @@
-//! Helpers shared by the CSV tests: run the analyzer over bytes or a corpus file and collect
-//! what the record sink received.
+//! Helpers shared by the format tests: run an analyzer over bytes or a test data file and
+//! collect what the record sink received.
 
 #![allow(dead_code)]
 
@@ -9,6 +9,7 @@ use fileproc_formats::csv::{ColumnSummary, CsvAnalyzer, CsvSummary};
 use fileproc_formats::{
     Analysis, Analyzer, Context, FormatError, Input, Limits, RecordSink, Section,
 };
+use serde_json::{Map, Value};
 
 /// The fields every record sent to the sink had.
 pub type Records = Vec<Vec<Option<String>>>;
@@ -23,6 +24,57 @@ impl RecordSink for Collect {
             .push(fields.iter().map(|f| f.map(str::to_owned)).collect());
         Ok(())
     }
+
+    fn typed_record(&mut self, _record: &Map<String, Value>) -> std::io::Result<()> {
+        Err(std::io::Error::other("the CSV analyzer sends raw records"))
+    }
+}
+
+/// A sink that keeps typed records (XLSX sheets, one after another).
+#[derive(Default)]
+pub struct CollectTyped(pub Vec<Map<String, Value>>);
+
+impl RecordSink for CollectTyped {
+    fn record(&mut self, _fields: &[Option<&str>]) -> std::io::Result<()> {
+        Err(std::io::Error::other("expected typed records"))
+    }
+
+    fn typed_record(&mut self, record: &Map<String, Value>) -> std::io::Result<()> {
+        self.0.push(record.clone());
+        Ok(())
+    }
+}
+
+/// Runs `analyzer` over `tests/data/{path}` as a seekable file, with `limits`; returns the
+/// analysis and the typed records it sent.
+pub fn analyze_path_with(
+    analyzer: &dyn Analyzer,
+    path: &str,
+    limits: Limits,
+) -> Result<(Analysis, Vec<Map<String, Value>>), FormatError> {
+    let full = format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"));
+    let mut file = std::fs::File::open(&full).map_err(FormatError::Io)?;
+    let size = file.metadata().map_err(FormatError::Io)?.len();
+    let mut sink = CollectTyped::default();
+    let mut progress = |_| {};
+    let cancel = AtomicBool::new(false);
+    let mut ctx = Context {
+        limits,
+        size: Some(size),
+        progress: &mut progress,
+        records: &mut sink,
+        cancel: &cancel,
+    };
+    let analysis = analyzer.analyze(Input::Seekable(&mut file), &mut ctx)?;
+    Ok((analysis, sink.0))
+}
+
+/// [`analyze_path_with`] with the default limits.
+pub fn analyze_path(
+    analyzer: &dyn Analyzer,
+    path: &str,
+) -> Result<(Analysis, Vec<Map<String, Value>>), FormatError> {
+    analyze_path_with(analyzer, path, Limits::default())
 }
 
 /// Analyzes bytes with the given limits and cancel flag.
@@ -67,9 +119,11 @@ pub fn summary_of(
             Analysis {
                 section: Section::Csv(s),
                 warnings,
+                ..
             },
             records,
         )) => (s, warnings, records),
+        Ok(_) => panic!("not a CSV analysis"),
         Err(e) => panic!("analysis failed: {e}"),
     }
 }

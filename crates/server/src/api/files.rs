@@ -225,7 +225,7 @@ pub async fn ensure_completed(state: &AppState, file_id: &str) -> Result<(), Api
 ///
 /// # Errors
 /// 404 unknown file, 409 while not completed.
-async fn completed_result(
+pub(crate) async fn completed_result(
     state: &AppState,
     file_id: &str,
 ) -> Result<Arc<serde_json::Value>, ApiError> {

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod images;
 pub mod records;
 pub mod view;
 
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .merge(files::router(&state))
         .merge(download::router())
         .merge(records::router())
+        .merge(images::router())
         .merge(health::router())
         .fallback(|| async { error::ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })

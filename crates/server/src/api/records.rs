@@ -1,5 +1,6 @@
-//! `GET /api/v1/files/{id}/records`: every typed record of a CSV, paged (`offset`, `limit`), as
-//! JSON or NDJSON (`format=ndjson` or `Accept: application/x-ndjson`).
+//! `GET /api/v1/files/{id}/records`: every typed record of a CSV or of one sheet of an XLSX
+//! (`sheet`, by name; the first sheet by default), paged (`offset`, `limit`), as JSON or NDJSON
+//! (`format=ndjson` or `Accept: application/x-ndjson`).
 
 use axum::Router;
 use axum::extract::State;
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fileproc_formats::csv::{ColumnSummary, typed_record};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
@@ -23,10 +24,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/files/{file_id}/records", get(records))
 }
 
-/// The part of a stored result that types records: the columns of its table.
+/// The part of a stored result that locates and types records: the columns of a CSV, the
+/// sheets of an XLSX.
 #[derive(Deserialize)]
 struct TabularResult {
     csv: Option<CsvColumns>,
+    xlsx: Option<XlsxSheets>,
 }
 
 #[derive(Deserialize)]
@@ -35,11 +38,76 @@ struct CsvColumns {
 }
 
 #[derive(Deserialize)]
+struct XlsxSheets {
+    sheets: Vec<SheetRecords>,
+}
+
+/// A sheet's name and how many records it sent; its records follow those of the sheets before.
+#[derive(Deserialize)]
+struct SheetRecords {
+    name: String,
+    records_count: u64,
+}
+
+/// Where one table's records are in the stored records: `start..start + total`.
+struct Table {
+    /// The sheet's name, for an XLSX.
+    sheet: Option<String>,
+    start: u64,
+    total: u64,
+    /// The CSV's columns, to type its raw records.
+    columns: Option<Vec<ColumnSummary>>,
+}
+
+/// The table `sheet` asks for in a stored result.
+fn locate(stored: TabularResult, sheet: Option<&str>, csv_total: u64) -> Result<Table, ApiError> {
+    if let Some(CsvColumns { columns }) = stored.csv {
+        if sheet.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "a CSV file has no sheets",
+            ));
+        }
+        return Ok(Table {
+            sheet: None,
+            start: 0,
+            total: csv_total,
+            columns: Some(columns),
+        });
+    }
+    let Some(XlsxSheets { sheets }) = stored.xlsx else {
+        return Err(ApiError::bad_request(
+            "no_records",
+            "this file type has no records",
+        ));
+    };
+    let position = match sheet {
+        None if sheets.is_empty() => None,
+        None => Some(0),
+        Some(name) => sheets.iter().position(|s| s.name == name),
+    };
+    let Some(position) = position else {
+        let names: Vec<&str> = sheets.iter().map(|s| s.name.as_str()).collect();
+        return Err(ApiError::bad_request(
+            "unknown_sheet",
+            format!("sheet must be one of {names:?}"),
+        ));
+    };
+    let start = sheets[..position].iter().map(|s| s.records_count).sum();
+    Ok(Table {
+        sheet: Some(sheets[position].name.clone()),
+        start,
+        total: sheets[position].records_count,
+        columns: None,
+    })
+}
+
+#[derive(Deserialize)]
 struct RecordsQuery {
     offset: Option<u64>,
     limit: Option<u64>,
     format: Option<String>,
-    /// Spreadsheets only; a CSV has one table.
+    /// The sheet of an XLSX, by name; a CSV has one table.
     sheet: Option<String>,
 }
 
@@ -75,32 +143,30 @@ async fn records(
     let row = state.catalog.get_result(&file_id).await?;
     let stored: TabularResult =
         serde_json::from_str(&row.result).map_err(|e| ApiError::Internal(e.into()))?;
-    let Some(CsvColumns { columns }) = stored.csv else {
-        return Err(ApiError::bad_request(
-            "no_records",
-            "this file type has no records",
-        ));
-    };
-    if q.sheet.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "a CSV file has no sheets",
-        ));
-    }
-    let total = u64::try_from(row.records_count).unwrap_or(0);
+    let table = locate(
+        stored,
+        q.sheet.as_deref(),
+        u64::try_from(row.records_count).unwrap_or(0),
+    )?;
+    let total = table.total;
     let page = match (&row.records_key, &row.records_index) {
         (Some(key), Some(index)) if offset < total => {
             let index: Vec<u64> =
                 serde_json::from_str(index).map_err(|e| ApiError::Internal(e.into()))?;
-            crate::records::read_page(&state.blobs, key, &index, offset, limit).await?
+            let limit = limit.min(total - offset);
+            crate::records::read_page(&state.blobs, key, &index, table.start + offset, limit)
+                .await?
         }
         _ => Vec::new(),
     };
-    let typed: Vec<Map<String, Value>> = page
-        .iter()
-        .map(|fields| {
-            let fields: Vec<Option<&str>> = fields.iter().map(Option::as_deref).collect();
-            typed_record(&columns, &fields)
+    let typed: Vec<Value> = page
+        .into_iter()
+        .map(|record| match (record, &table.columns) {
+            (Value::Array(fields), Some(columns)) => {
+                let fields: Vec<Option<&str>> = fields.iter().map(Value::as_str).collect();
+                Value::Object(typed_record(columns, &fields))
+            }
+            (record, _) => record,
         })
         .collect();
     let next = offset + typed.len() as u64;
@@ -121,6 +187,7 @@ async fn records(
     }
     Ok(axum::Json(json!({
         "file_id": file_id,
+        "sheet": table.sheet,
         "offset": offset,
         "limit": limit,
         "total": total,

@@ -226,15 +226,30 @@ impl Settings {
             return Some(Problem::text("storage.local_path", "", "a directory"));
         }
 
-        if let Some(width) = processing
+        if let Some(size) = processing
+            .image
             .thumbnail_sizes
             .iter()
             .find(|w| !(16..=4096).contains(*w))
         {
             return Some(Problem::new(
-                "processing.thumbnail_sizes",
-                width.to_string(),
-                "widths from 16 to 4096",
+                "processing.image.thumbnail_sizes",
+                size.to_string(),
+                "sizes from 16 to 4096 pixels",
+            ));
+        }
+        if processing.image.thumbnail_sizes.is_empty() {
+            return Some(Problem::text(
+                "processing.image.thumbnail_sizes",
+                "[]",
+                "at least one size",
+            ));
+        }
+        if processing.image.webp_quality > 100 {
+            return Some(Problem::new(
+                "processing.image.webp_quality",
+                processing.image.webp_quality.to_string(),
+                "a quality from 0 to 100",
             ));
         }
         if security.virus_scanning && security.clamav_host.trim().is_empty() {

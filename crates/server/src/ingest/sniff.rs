@@ -32,6 +32,9 @@ impl SniffError {
     }
 }
 
+/// The signature of an OLE2 compound file (MS-CFB section 2.2).
+const OLE2_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
 /// Which extensions a file name may end in.
 #[derive(Debug, Clone, Copy)]
 pub struct ExtensionPolicy<'a> {
@@ -67,6 +70,21 @@ pub fn detect(
         return Err(SniffError::Blocked(extension));
     }
     let claimed = FileType::from_extension(filename);
+    // An OLE2 compound file named .docx or .xlsx is most often a password-protected Office file
+    // (MS-OFFCRYPTO: the encrypted OOXML package inside an OLE2 container), else a legacy
+    // .doc/.xls; the name's analyzer tells which (`encrypted_file` or `type_mismatch`), since the
+    // directory that shows it can lie past the first bytes.
+    if prefix.starts_with(&OLE2_MAGIC)
+        && let Some(t @ (FileType::Docx | FileType::Xlsx)) = claimed
+    {
+        return Ok(t);
+    }
+    // An empty file has no bytes to disagree with its name; its analyzer fails it (`empty_file`).
+    if prefix.is_empty()
+        && let Some(t) = claimed
+    {
+        return Ok(t);
+    }
     let detected = match infer::get(prefix) {
         Some(kind) => from_magic(kind, claimed)?,
         None if looks_like_text(prefix) => FileType::Csv,
@@ -103,7 +121,15 @@ fn from_magic(kind: infer::Type, claimed: Option<FileType>) -> Result<FileType, 
                 });
             }
         },
-        other => return Err(SniffError::Unsupported(other.to_owned())),
+        other => {
+            return Err(match claimed {
+                Some(claimed) => SniffError::Mismatch {
+                    detected: other.to_owned(),
+                    claimed: claimed.as_str().to_owned(),
+                },
+                None => SniffError::Unsupported(other.to_owned()),
+            });
+        }
     })
 }
 
@@ -133,6 +159,29 @@ mod tests {
         assert_eq!(detect_with(b"id,name\n1,a\n", "a.csv"), Ok(FileType::Csv));
         assert_eq!(detect_with(b"", "empty.csv"), Ok(FileType::Csv));
         assert_eq!(detect_with(b"\xff\xfei\0d\0", "u16.tsv"), Ok(FileType::Csv));
+    }
+
+    #[test]
+    fn gzip_named_csv_is_a_mismatch() {
+        let gzip = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";
+        let err = detect_with(gzip, "data.csv").unwrap_err();
+        assert_eq!(err.code(), "type_mismatch");
+        assert_eq!(
+            detect(gzip, "data.gz", ExtensionPolicy::ANY)
+                .unwrap_err()
+                .code(),
+            "unsupported_type"
+        );
+    }
+
+    #[test]
+    fn ole2_named_docx_or_xlsx_is_left_to_their_analyzers() {
+        let mut ole2 = OLE2_MAGIC.to_vec();
+        ole2.extend_from_slice(&[0; 504]);
+        let any = ExtensionPolicy::ANY;
+        assert_eq!(detect(&ole2, "secret.docx", any), Ok(FileType::Docx));
+        assert_eq!(detect(&ole2, "secret.xlsx", any), Ok(FileType::Xlsx));
+        assert!(detect(&ole2, "secret.pdf", any).is_err());
     }
 
     #[test]

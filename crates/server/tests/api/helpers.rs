@@ -197,6 +197,29 @@ impl TestApp {
         wait_done(&self.client, &self.base, file_id, Duration::from_secs(60)).await
     }
 
+    /// Upload, wait, and return the status of a file that must fail.
+    pub async fn process_failing(&self, filename: &str, bytes: Vec<u8>) -> Value {
+        let file = self.upload(filename, bytes).await;
+        let id = file["file_id"].as_str().expect("file_id").to_owned();
+        let status = self.wait_done(&id).await;
+        assert_eq!(status["status"], "failed", "{filename}: {status}");
+        status
+    }
+
+    /// GET a path and return the status, content type and body bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let response = self.client.get(self.url(path)).send().await.expect("GET");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.bytes().await.expect("body").to_vec();
+        (status, content_type, body)
+    }
+
     /// Upload, wait, and return the result of a file that must complete.
     pub async fn process(&self, filename: &str, bytes: Vec<u8>) -> (String, Value) {
         let file = self.upload(filename, bytes).await;
@@ -240,6 +263,14 @@ pub async fn wait_done(
 pub fn corpus(name: &str) -> Vec<u8> {
     let path = corpus_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A test data file of the formats crate by its path under `tests/data`, e.g. `pdf/testPDF.pdf`.
+pub fn test_data(path: &str) -> Vec<u8> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../formats/tests/data")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
 pub fn corpus_path(name: &str) -> PathBuf {

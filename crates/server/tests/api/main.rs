@@ -5,4 +5,5 @@ mod helpers;
 mod csv_corpus;
 mod durability;
 mod files;
+mod formats;
 mod upload;

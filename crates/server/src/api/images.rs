@@ -1,0 +1,122 @@
+//! `GET /api/v1/files/{id}/thumbnail?size=` and `GET /api/v1/files/{id}/converted`: the pictures
+//! processing made (a thumbnail of each configured size, the optional WebP conversion), streamed
+//! from the blob store with their content type. Which exist, and their formats, is read from the
+//! file's result (`thumbnails[]`, `converted`), so a request never guesses a key.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+use fileproc_formats::ImageFormat;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery};
+use super::files::completed_result;
+use crate::blob::BlobStore;
+use crate::state::AppState;
+
+/// The routes of this group.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/files/{file_id}/thumbnail", get(thumbnail))
+        .route("/api/v1/files/{file_id}/converted", get(converted))
+}
+
+#[derive(Deserialize)]
+struct ThumbnailQuery {
+    /// One of the sizes the result lists; unset, the first of them (the largest).
+    size: Option<u32>,
+}
+
+/// A picture of the result: its size (for thumbnails) and format.
+#[derive(Deserialize)]
+struct Picture {
+    size: Option<u32>,
+    format: String,
+}
+
+async fn thumbnail(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ThumbnailQuery>,
+) -> Result<Response, ApiError> {
+    let result = completed_result(&state, &file_id).await?;
+    let listed: Vec<Picture> = result
+        .get("thumbnails")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Err(ApiError::NotFound("thumbnail"));
+    }
+    let picked = match q.size {
+        None => listed.first(),
+        Some(size) => listed.iter().find(|p| p.size == Some(size)),
+    };
+    let Some(Picture {
+        size: Some(size),
+        format,
+    }) = picked
+    else {
+        let sizes: Vec<String> = listed
+            .iter()
+            .filter_map(|p| p.size.map(|s| s.to_string()))
+            .collect();
+        return Err(ApiError::bad_request(
+            "invalid_size",
+            format!("size must be one of {}", sizes.join(", ")),
+        ));
+    };
+    let format = image_format(format)?;
+    let key = BlobStore::thumbnail_key(&file_id, *size, format);
+    stream_picture(&state, &key, format).await
+}
+
+async fn converted(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let result = completed_result(&state, &file_id).await?;
+    let Some(converted) = result.get("converted").cloned() else {
+        return Err(ApiError::NotFound("converted image"));
+    };
+    let picture: Picture =
+        serde_json::from_value(converted).map_err(|e| ApiError::Internal(e.into()))?;
+    let format = image_format(&picture.format)?;
+    let key = BlobStore::converted_key(&file_id, format);
+    stream_picture(&state, &key, format).await
+}
+
+fn image_format(name: &str) -> Result<ImageFormat, ApiError> {
+    ImageFormat::parse(name).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("stored result names image format {name:?}"))
+    })
+}
+
+/// The object at `key` as the body, with its content type; a processed file's pictures never
+/// change, so clients may cache them for a day.
+async fn stream_picture(
+    state: &AppState,
+    key: &str,
+    format: ImageFormat,
+) -> Result<Response, ApiError> {
+    let size = state.blobs.size(key).await?;
+    let stream = state.blobs.get_stream(key, None).await?;
+    let mut response = Response::new(Body::from_stream(stream));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    Ok(response)
+}

@@ -36,6 +36,12 @@ pub struct Limits {
     pub max_pdf_pages: u32,
     /// Deepest nesting of PDF objects (arrays, dictionaries, page tree levels).
     pub max_pdf_depth: u32,
+    /// Most bytes the flate streams of a PDF may inflate to together (they are held in memory,
+    /// about twice over, while the document is read).
+    pub max_pdf_inflated_bytes: u64,
+    /// Memory one analysis may allocate for decoded pixels, in bytes: the image decoders refuse
+    /// larger buffers (the caller's `processing.memory_limit`).
+    pub max_memory_bytes: u64,
     /// Most entries a ZIP container (DOCX, XLSX) may have.
     pub max_zip_entries: usize,
     /// Most bytes all the entries of a ZIP container may inflate to together.
@@ -63,6 +69,8 @@ impl Default for Limits {
             text_chars: 10_000,
             max_pdf_pages: 10_000,
             max_pdf_depth: 64,
+            max_pdf_inflated_bytes: 256 << 20,
+            max_memory_bytes: 512 << 20,
             max_zip_entries: 10_000,
             max_expanded_bytes: 1 << 30,
             max_expansion_ratio: 200,

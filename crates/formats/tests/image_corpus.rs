@@ -294,7 +294,10 @@ fn png_declaring_65536_squared_pixels_fails_on_the_pixel_limit() {
         message.contains("65536x65536 = 4294967296 pixels"),
         "{message}"
     );
-    assert!(message.contains("(max_image_pixels)"), "{message}");
+    assert!(
+        message.contains("(processing.image.max_pixels)"),
+        "{message}"
+    );
 }
 
 #[test]

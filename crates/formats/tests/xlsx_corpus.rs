@@ -192,6 +192,9 @@ fn inline_strings_with_cdata_are_read() {
         [obj(json!({"Hello CDATA": "12345", "World": "NormalText"}))]
     );
     assert_eq!((sh.rows, sh.columns), (2, 2));
+    // The sheet declares no <dimension>: none is reported, the used range is.
+    assert_eq!(sh.dimension, None);
+    assert_eq!(sh.used_range.as_deref(), Some("A1:B2"));
 }
 
 #[test]

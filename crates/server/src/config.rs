@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 pub use env::{CONFIG_PATH_VAR, ENV_NAMES, ENV_PREFIX};
 pub use error::ConfigError;
-pub use formats::{ArchiveSettings, ImageSettings, PdfSettings};
+pub use formats::{ArchiveSettings, CsvSettings, ImageSettings, PdfSettings};
 pub use load::DEFAULT_CONFIG_PATH;
 pub use units::{format_duration, parse_byte_size, parse_duration};
 pub use urls::CatalogUrl;
@@ -313,7 +313,8 @@ pub struct ProcessingSettings {
     /// How often idle workers look for jobs when no wake-up arrives (duration). Default 1 s.
     #[serde(deserialize_with = "units::duration")]
     pub poll_interval: Duration,
-    /// Memory one job may use, in bytes (`PROCESSING_MEMORY_LIMIT`, e.g. `512MiB`). Default 512 MiB.
+    /// Memory one job may use for decoded data, in bytes (`PROCESSING_MEMORY_LIMIT`, e.g.
+    /// `512MiB`): the image decoders refuse larger pixel buffers. Default 512 MiB.
     #[serde(deserialize_with = "units::byte_size")]
     pub memory_limit: u64,
     /// Records (CSV rows, sheet rows) included in a result; all are at `/records`. Default 100.
@@ -324,6 +325,8 @@ pub struct ProcessingSettings {
     pub pdf: PdfSettings,
     /// DOCX and XLSX container limits.
     pub archive: ArchiveSettings,
+    /// CSV record limits.
+    pub csv: CsvSettings,
     /// Scratch directory for jobs; unset, the system's temporary directory.
     pub temp_dir: Option<PathBuf>,
 }
@@ -342,6 +345,7 @@ impl Default for ProcessingSettings {
             image: ImageSettings::default(),
             pdf: PdfSettings::default(),
             archive: ArchiveSettings::default(),
+            csv: CsvSettings::default(),
             temp_dir: None,
         }
     }

@@ -136,15 +136,15 @@ impl<R: BufRead> RecordReader<R> {
     }
 
     fn too_big(&self, what: &str, size: usize, limit: usize) -> FormatError {
+        let (unit, key) = match what {
+            "a column count" => ("columns", "max_columns"),
+            "a field" => ("bytes", "max_field_size"),
+            _ => ("bytes", "max_record_size"),
+        };
         FormatError::LimitExceeded(format!(
-            "record {} (line {}) has {what} of more than {limit} {}",
+            "record {} (line {}) has {what} of more than {limit} {unit} (processing.csv.{key})",
             self.record_no + 1,
             self.core.line(),
-            if what.contains("column") {
-                "columns"
-            } else {
-                "bytes"
-            },
         ))
         .with_size(size)
     }

@@ -60,13 +60,21 @@ pub(crate) fn decode<R: BufRead + Seek>(
 }
 
 /// The `image` crate's limits from ours: the same width and height, and memory for the largest
-/// allowed picture at 8 bytes a pixel.
+/// allowed picture at 8 bytes a pixel, at most the analysis's memory budget.
 fn image_limits(limits: &Limits) -> image::Limits {
     let mut out = image::Limits::default();
     out.max_image_width = Some(limits.max_image_width);
     out.max_image_height = Some(limits.max_image_height);
-    out.max_alloc = Some(limits.max_image_pixels.saturating_mul(MAX_BYTES_PER_PIXEL));
+    out.max_alloc = Some(decode_budget(limits));
     out
+}
+
+/// Bytes a decoder may allocate: enough for the largest allowed picture, within the memory budget.
+fn decode_budget(limits: &Limits) -> u64 {
+    limits
+        .max_image_pixels
+        .saturating_mul(MAX_BYTES_PER_PIXEL)
+        .min(limits.max_memory_bytes)
 }
 
 fn from_image(e: ImageError) -> FormatError {
@@ -119,7 +127,7 @@ fn decode_jpeg<R: Read>(
         .jpeg
         .ok_or_else(|| FormatError::Corrupt("no JPEG frame header".into()))?;
     let mut decoder = jpeg_decoder::Decoder::new(r);
-    let max_bytes = limits.max_image_pixels.saturating_mul(MAX_BYTES_PER_PIXEL);
+    let max_bytes = decode_budget(limits);
     decoder.set_max_decoding_buffer_size(usize::try_from(max_bytes).unwrap_or(usize::MAX));
     // Without an Adobe marker, four components are plain CMYK (Pillow's reading); with one they
     // are stored inverted, which jpeg-decoder's CMYK and YCCK transforms undo.

@@ -69,7 +69,8 @@ pub(crate) struct JpegLayout {
 }
 
 /// Fails with `LimitExceeded` when a `width` × `height` image passes `max_image_pixels`,
-/// `max_image_width` or `max_image_height`; the message names the limit and the value.
+/// `max_memory_bytes` (at 4 bytes a decoded pixel), `max_image_width` or `max_image_height`; the
+/// message names the limit and the value.
 ///
 /// # Errors
 /// [`FormatError::LimitExceeded`].
@@ -81,20 +82,30 @@ pub(crate) fn check_dimensions(
     let pixels = u64::from(width) * u64::from(height);
     if pixels > limits.max_image_pixels {
         return Err(FormatError::LimitExceeded(format!(
-            "image is {width}x{height} = {pixels} pixels, over the limit of {} (max_image_pixels)",
+            "image is {width}x{height} = {pixels} pixels, over the limit of {} (processing.image.max_pixels)",
             limits.max_image_pixels
         )));
     }
     if width > limits.max_image_width {
         return Err(FormatError::LimitExceeded(format!(
-            "image is {width} pixels wide, over the limit of {} (max_image_width)",
+            "image is {width} pixels wide, over the limit of {} (processing.image.max_width)",
             limits.max_image_width
         )));
     }
     if height > limits.max_image_height {
         return Err(FormatError::LimitExceeded(format!(
-            "image is {height} pixels high, over the limit of {} (max_image_height)",
+            "image is {height} pixels high, over the limit of {} (processing.image.max_height)",
             limits.max_image_height
+        )));
+    }
+    // The decoded picture alone is at least 4 bytes a pixel (RGBA, 8 bits); copies for scaling
+    // come on top, so a picture whose pixels do not fit the budget is refused before decoding.
+    let decoded_bytes = pixels.saturating_mul(4);
+    if decoded_bytes > limits.max_memory_bytes {
+        return Err(FormatError::LimitExceeded(format!(
+            "decoding the {width}x{height} image needs {decoded_bytes} bytes, over the limit of {} \
+             (processing.memory_limit)",
+            limits.max_memory_bytes
         )));
     }
     Ok(())
@@ -107,7 +118,7 @@ pub(crate) fn check_dimensions(
 pub(crate) fn check_frames(frames: u64, limits: &Limits) -> Result<(), FormatError> {
     if frames > u64::from(limits.max_frames) {
         return Err(FormatError::LimitExceeded(format!(
-            "animation has {frames} frames, over the limit of {} (max_frames)",
+            "animation has {frames} frames, over the limit of {} (processing.image.max_frames)",
             limits.max_frames
         )));
     }
@@ -237,13 +248,19 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "limit exceeded: image is 20000x20000 = 400000000 pixels, over the limit of \
-             100000000 (max_image_pixels)"
+             100000000 (processing.image.max_pixels)"
         );
         let err = check_dimensions(20_000, 10, &Limits::default()).unwrap_err();
         assert!(err.to_string().contains("20000 pixels wide"), "{err}");
-        assert!(err.to_string().contains("(max_image_width)"), "{err}");
+        assert!(
+            err.to_string().contains("(processing.image.max_width)"),
+            "{err}"
+        );
         let err = check_dimensions(10, 16_385, &Limits::default()).unwrap_err();
-        assert!(err.to_string().contains("(max_image_height)"), "{err}");
+        assert!(
+            err.to_string().contains("(processing.image.max_height)"),
+            "{err}"
+        );
         assert!(check_dimensions(16_384, 6_000, &Limits::default()).is_ok());
     }
 

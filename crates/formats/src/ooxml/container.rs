@@ -64,7 +64,7 @@ impl<R: Read + Seek> Container<R> {
             .map_err(|e| FormatError::Corrupt(format!("the ZIP container is damaged: {e}")))?;
         if archive.len() > limits.max_entries {
             return Err(FormatError::LimitExceeded(format!(
-                "the ZIP container has {} entries, over the limit of {} (max_zip_entries)",
+                "the ZIP container has {} entries, over the limit of {} (processing.archive.max_entries)",
                 archive.len(),
                 limits.max_entries
             )));
@@ -88,7 +88,7 @@ impl<R: Read + Seek> Container<R> {
         if total > limits.max_expanded_bytes {
             return Err(FormatError::LimitExceeded(format!(
                 "the ZIP entries declare {total} bytes once inflated, over the limit of {} \
-                 (max_expanded_bytes)",
+                 (processing.archive.max_expanded_size)",
                 limits.max_expanded_bytes
             )));
         }
@@ -173,7 +173,7 @@ pub(crate) fn check_ratio(
     let ratio = size.checked_div(compressed).unwrap_or(u64::MAX);
     Err(FormatError::LimitExceeded(format!(
         "ZIP entry {name} inflates from {compressed} to {size} bytes, a ratio of {ratio}:1, over the \
-         limit of {max_ratio} (max_expansion_ratio)"
+         limit of {max_ratio} (processing.archive.max_expansion_ratio)"
     )))
 }
 
@@ -208,7 +208,7 @@ pub(crate) fn limit_from_message(text: &str) -> Option<String> {
     text.contains(DECLARED_SIZE_OVERRUN).then(|| {
         format!(
             "a ZIP entry inflates past its declared size (a ZIP bomb's lie); it was stopped there \
-             (max_expanded_bytes): {text}"
+             (processing.archive.max_expanded_size): {text}"
         )
     })
 }
@@ -249,7 +249,7 @@ impl<R: Read> PartReader<'_, R> {
         if total > self.limits.max_expanded_bytes {
             return Err(self.signal(format!(
                 "inflating the ZIP entries gave more than {} bytes, over the limit \
-                 (max_expanded_bytes), while reading {}",
+                 (processing.archive.max_expanded_size), while reading {}",
                 self.limits.max_expanded_bytes, self.name
             )));
         }
@@ -293,10 +293,12 @@ mod tests {
 
     #[test]
     fn a_limit_signal_survives_the_trip_through_io_error() {
-        let e = io::Error::other(LimitSignal("over (max_expanded_bytes)".into()));
+        let e = io::Error::other(LimitSignal(
+            "over (processing.archive.max_expanded_size)".into(),
+        ));
         assert_eq!(
             limit_from_io(&e).as_deref(),
-            Some("over (max_expanded_bytes)")
+            Some("over (processing.archive.max_expanded_size)")
         );
         let other = io::Error::new(io::ErrorKind::InvalidData, "Invalid checksum");
         assert_eq!(limit_from_io(&other), None);

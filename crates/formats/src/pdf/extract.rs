@@ -103,7 +103,9 @@ fn parent_chain(
             return Err("is circular".into());
         }
         if chain.len() > max_depth as usize {
-            return Err(format!("is deeper than {max_depth} levels (max_pdf_depth)"));
+            return Err(format!(
+                "is deeper than {max_depth} levels (processing.pdf.max_depth)"
+            ));
         }
         let Ok(dict) = doc.get_dictionary(current) else {
             return Ok(chain);

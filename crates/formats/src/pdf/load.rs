@@ -55,12 +55,12 @@ pub(crate) fn read_all(mut input: Input<'_>, size: Option<u64>) -> Result<Vec<u8
 ///
 /// # Errors
 /// `LimitExceeded` for nesting deeper than `max_pdf_depth` or flate streams inflating to more
-/// than `max_expanded_bytes` together; `Encrypted` when a user password is
+/// than `max_pdf_inflated_bytes` together; `Encrypted` when a user password is
 /// needed or the security handler is not one hayro-syntax knows (ISO 32000-2 §7.6: the standard
 /// handler with RC4 or AES); `Corrupt` when no catalog and page tree can be found, even by
 /// reading every object of the file.
 pub(crate) fn open(data: Vec<u8>, limits: &Limits) -> Result<Opened, FormatError> {
-    let report = scan::scan(&data, limits.max_pdf_depth, limits.max_expanded_bytes)
+    let report = scan::scan(&data, limits.max_pdf_depth, limits.max_pdf_inflated_bytes)
         .map_err(|e| scan_error(&e, limits, "file"))?;
     let encrypted_hint = memchr::memmem::find(&data, b"/Encrypt").is_some();
     let data = PdfData::from(Arc::new(data));
@@ -76,8 +76,12 @@ pub(crate) fn open(data: Vec<u8>, limits: &Limits) -> Result<Opened, FormatError
             continue;
         };
         if let Ok(decoded) = stream.decoded() {
-            scan::scan(&decoded, limits.max_pdf_depth, limits.max_expanded_bytes)
-                .map_err(|e| scan_error(&e, limits, "object stream"))?;
+            scan::scan(
+                &decoded,
+                limits.max_pdf_depth,
+                limits.max_pdf_inflated_bytes,
+            )
+            .map_err(|e| scan_error(&e, limits, "object stream"))?;
         }
     }
     Ok(Opened { pdf, encrypted })
@@ -87,11 +91,11 @@ fn scan_error(e: &ScanError, limits: &Limits, place: &str) -> FormatError {
     FormatError::LimitExceeded(match e {
         ScanError::TooDeep { depth, offset } => format!(
             "arrays and dictionaries nest {depth} deep at byte {offset} of the {place}, over the \
-             limit of {} (max_pdf_depth)",
+             limit of {} (processing.pdf.max_depth)",
             limits.max_pdf_depth
         ),
         ScanError::Inflates { budget } => format!(
-            "its compressed streams inflate to more than {budget} bytes (max_expanded_bytes)"
+            "its compressed streams inflate to more than {budget} bytes (processing.pdf.max_inflated_size)"
         ),
     })
 }

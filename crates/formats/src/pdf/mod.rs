@@ -7,7 +7,7 @@
 //!    cross-reference table, and every library here works on a byte slice. A lexical pre-scan
 //!    (`scan.rs`) refuses nesting deeper than `max_pdf_depth` before any parser sees it
 //!    (object streams are scanned once decoded), and flate streams that inflate to more than
-//!    `max_expanded_bytes` together (the decompression-bomb guard the libraries lack).
+//!    `max_pdf_inflated_bytes` together (the decompression-bomb guard the libraries lack).
 //! 2. hayro-syntax opens the document (`load.rs`): it repairs a broken cross-reference table
 //!    by reading the objects themselves, and decrypts with the empty user password (RC4 or AES),
 //!    so an owner-password-only document is processed and reported `encrypted`; one that needs a
@@ -151,8 +151,9 @@ fn analyze_document(
     pages::check_tree(pdf, &ctx.limits)?;
     let page_count = pdf.pages().len();
     pages::check_page_count(page_count as u64, &ctx.limits)?;
-    let page_count = u32::try_from(page_count)
-        .map_err(|_| FormatError::LimitExceeded("over 2^32 pages (max_pdf_pages)".into()))?;
+    let page_count = u32::try_from(page_count).map_err(|_| {
+        FormatError::LimitExceeded("over 2^32 pages (processing.pdf.max_pages)".into())
+    })?;
     if page_count == 0 {
         return Err(FormatError::Corrupt("the page tree holds no pages".into()));
     }

@@ -74,7 +74,7 @@ pub(crate) fn check_tree(pdf: &Pdf, limits: &Limits) -> Result<(), FormatError> 
                 let depth = stack.len() + 1;
                 if depth > limits.max_pdf_depth as usize {
                     return Err(FormatError::LimitExceeded(format!(
-                        "the page tree is more than {} levels deep (max_pdf_depth)",
+                        "the page tree is more than {} levels deep (processing.pdf.max_depth)",
                         limits.max_pdf_depth
                     )));
                 }
@@ -93,7 +93,7 @@ pub(crate) fn check_tree(pdf: &Pdf, limits: &Limits) -> Result<(), FormatError> 
 pub(crate) fn check_page_count(pages: u64, limits: &Limits) -> Result<(), FormatError> {
     if pages > u64::from(limits.max_pdf_pages) {
         return Err(FormatError::LimitExceeded(format!(
-            "the document has more than {} pages (max_pdf_pages)",
+            "the document has more than {} pages (processing.pdf.max_pages)",
             limits.max_pdf_pages
         )));
     }

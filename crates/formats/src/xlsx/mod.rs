@@ -80,7 +80,8 @@ pub struct SheetSummary {
     pub rows: u64,
     /// Columns of the used range.
     pub columns: u64,
-    /// The declared `<dimension>`, e.g. `A1:D22`; `null` for sheets that were not read.
+    /// The declared `<dimension>`, e.g. `A1:D22`; `null` for sheets that were not read or
+    /// declare none.
     pub dimension: Option<String>,
     /// The used range, e.g. `A1:C22`; `null` for a sheet without non-empty cells.
     pub used_range: Option<String>,
@@ -213,6 +214,7 @@ fn summarize(name: &str, visible: SheetVisible, kind: SheetKind, outcome: Outcom
     let (rows, columns) = data
         .used
         .map_or((0, 0), |(lo, hi)| (span(lo.0, hi.0), span(lo.1, hi.1)));
+    let used_range = data.used.map(|(lo, hi)| value::range_ref(lo, hi));
     SheetSummary {
         name: name.to_owned(),
         visible: match visible {
@@ -223,13 +225,22 @@ fn summarize(name: &str, visible: SheetVisible, kind: SheetKind, outcome: Outcom
         kind,
         rows,
         columns,
-        dimension: data.dimension,
-        used_range: data.used.map(|(lo, hi)| value::range_ref(lo, hi)),
+        dimension: declared_dimension(data.dimension, used_range.as_deref()),
+        used_range,
         header: data.header,
         records_count: data.records_count,
         records: data.records,
         cell_count: data.cell_count,
         formula_count: data.formula_count,
         error,
+    }
+}
+
+/// The declared dimension, or `None` where the sheet declares none: calamine reads a missing
+/// `<dimension>` as `A1`, which a sheet with cells beyond A1 cannot truly declare.
+fn declared_dimension(declared: Option<String>, used_range: Option<&str>) -> Option<String> {
+    match (declared.as_deref(), used_range) {
+        (Some("A1"), Some(used)) if used != "A1" => None,
+        _ => declared,
     }
 }

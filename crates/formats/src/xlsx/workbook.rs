@@ -52,7 +52,7 @@ pub(crate) fn check_shared_strings<R: Read + Seek>(
     };
     if size > limits.max_shared_strings_bytes {
         return Err(FormatError::LimitExceeded(format!(
-            "{part} inflates to {size} bytes, over the limit of {} (max_shared_strings_bytes)",
+            "{part} inflates to {size} bytes, over the limit of {} (processing.archive.max_shared_strings_size)",
             limits.max_shared_strings_bytes
         )));
     }

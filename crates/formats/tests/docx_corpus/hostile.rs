@@ -122,7 +122,11 @@ fn declared_sizes_over_max_expanded_bytes_are_refused() {
     };
     let err = analyze(&doc, limits, &AtomicBool::new(false)).unwrap_err();
     assert_eq!(err.code(), "limit_exceeded", "{err}");
-    assert!(err.to_string().contains("max_expanded_bytes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("processing.archive.max_expanded_size"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -133,7 +137,10 @@ fn twenty_thousand_entries_are_over_the_entry_limit() {
     let err = analyze_default(&zip_of(&entries)).unwrap_err();
     assert_eq!(err.code(), "limit_exceeded", "{err}");
     assert!(err.to_string().contains("20001 entries"), "{err}");
-    assert!(err.to_string().contains("max_zip_entries"), "{err}");
+    assert!(
+        err.to_string().contains("processing.archive.max_entries"),
+        "{err}"
+    );
 }
 
 #[test]

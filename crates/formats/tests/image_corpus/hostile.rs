@@ -63,7 +63,7 @@ fn a_tiny_png_declaring_20000_squared_fails_on_pixels_then_width() {
     assert_eq!(
         message,
         "limit exceeded: image is 20000x20000 = 400000000 pixels, over the limit of 100000000 \
-         (max_image_pixels)"
+         (processing.image.max_pixels)"
     );
     let limits = Limits {
         max_image_pixels: 1 << 40,
@@ -71,7 +71,9 @@ fn a_tiny_png_declaring_20000_squared_fails_on_pixels_then_width() {
     };
     let (code_, message) = code(&PNG, png_declaring(20_000, 20_000), limits);
     assert_eq!(code_, "limit_exceeded");
-    assert!(message.contains("20000 pixels wide") && message.contains("(max_image_width)"));
+    assert!(
+        message.contains("20000 pixels wide") && message.contains("(processing.image.max_width)")
+    );
 }
 
 #[test]
@@ -93,7 +95,7 @@ fn animations_past_max_frames_fail_with_the_frame_count() {
     let (code_, message) = code(&PNG, corpus("png/basic_f20.png"), limits.clone());
     assert_eq!(code_, "limit_exceeded");
     assert!(
-        message.contains("20 frames") && message.contains("(max_frames)"),
+        message.contains("20 frames") && message.contains("(processing.image.max_frames)"),
         "{message}"
     );
     let limits = Limits {
@@ -221,4 +223,20 @@ fn corrupted_corpus_files_never_panic_and_fail_with_a_known_code() {
             }
         }
     }
+}
+
+#[test]
+fn a_picture_whose_pixels_exceed_the_memory_budget_is_refused_before_decoding() {
+    // 5000 x 5000 RGB is 75 MB of pixels: within the pixel limit, over a 16 MiB budget.
+    let limits = Limits {
+        max_memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let (code_, message) = code(&PNG, png_declaring(5_000, 5_000), limits);
+    assert_eq!(code_, "limit_exceeded", "{message}");
+    assert_eq!(
+        message,
+        "limit exceeded: decoding the 5000x5000 image needs 100000000 bytes, over the limit of \
+         16777216 (processing.memory_limit)"
+    );
 }

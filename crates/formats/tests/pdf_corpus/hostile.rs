@@ -282,11 +282,16 @@ fn a_flate_bomb_in_a_content_stream_is_refused_before_it_is_inflated() {
         stream("/Filter /FlateDecode", &deflated),
     ];
     let limits = Limits {
-        max_expanded_bytes: 16 << 20,
+        max_pdf_inflated_bytes: 16 << 20,
         ..Limits::default()
     };
-    let result = run_with(&build(&bodies, ""), limits, None);
-    assert_eq!(error_code(result), "limit_exceeded");
+    let err = run_with(&build(&bodies, ""), limits, None).unwrap_err();
+    assert_eq!(err.code(), "limit_exceeded");
+    assert!(
+        err.to_string()
+            .contains("(processing.pdf.max_inflated_size)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -175,7 +175,8 @@ fn shared_strings_over_their_limit_are_refused_before_loading() {
     .unwrap_err();
     assert_eq!(err.code(), "limit_exceeded", "{err}");
     assert!(
-        err.to_string().contains("max_shared_strings_bytes"),
+        err.to_string()
+            .contains("processing.archive.max_shared_strings_size"),
         "{err}"
     );
 }

@@ -166,7 +166,14 @@ pub(super) fn show_figment_value(key: &str, value: &Value) -> String {
         },
         Value::Empty(..) => "null".into(),
         Value::Dict(..) => "a map".into(),
-        Value::Array(..) => "a list".into(),
+        Value::Array(_, items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|item| show_figment_value(key, item))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

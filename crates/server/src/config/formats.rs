@@ -1,4 +1,4 @@
-//! The `processing.image`, `processing.pdf` and `processing.archive` sections: what the format
+//! The `processing.image`, `processing.pdf`, `processing.archive` and `processing.csv` sections: what the format
 //! analyzers make (thumbnail sizes, WebP conversion, text length) and the limits that protect the
 //! service from hostile files (`DESIGN.md` section 6). [`ProcessingSettings::limits`] hands them
 //! to `fileproc_formats` as its [`Limits`].
@@ -41,6 +41,35 @@ pub struct PdfSettings {
     pub max_pages: u32,
     /// Deepest nesting of objects (arrays, dictionaries, page tree levels). Default 64.
     pub max_depth: u32,
+    /// Most bytes the compressed streams of one PDF may inflate to together (size); they are held
+    /// in memory while it is read. Default 256 MiB.
+    #[serde(deserialize_with = "units::byte_size")]
+    pub max_inflated_size: u64,
+}
+
+/// `processing.csv`: the size limits of one CSV record.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct CsvSettings {
+    /// Largest field (size). Default 1 MiB.
+    #[serde(deserialize_with = "units::byte_size")]
+    pub max_field_size: u64,
+    /// Largest record, all fields together (size). Default 8 MiB.
+    #[serde(deserialize_with = "units::byte_size")]
+    pub max_record_size: u64,
+    /// Most columns of a record. Default 4096.
+    pub max_columns: usize,
+}
+
+impl Default for CsvSettings {
+    fn default() -> Self {
+        let limits = Limits::default();
+        CsvSettings {
+            max_field_size: limits.max_field_bytes as u64,
+            max_record_size: limits.max_record_bytes as u64,
+            max_columns: limits.max_columns,
+        }
+    }
 }
 
 /// `processing.archive`: limits of the ZIP containers of DOCX and XLSX (zip bombs).
@@ -81,6 +110,7 @@ impl Default for PdfSettings {
             text_chars: limits.text_chars,
             max_pages: limits.max_pdf_pages,
             max_depth: limits.max_pdf_depth,
+            max_inflated_size: limits.max_pdf_inflated_bytes,
         }
     }
 }
@@ -100,9 +130,15 @@ impl Default for ArchiveSettings {
 impl ProcessingSettings {
     /// The analyzers' limits and options from these settings.
     pub fn limits(&self) -> Limits {
-        let (image, pdf, archive) = (&self.image, &self.pdf, &self.archive);
+        let (image, pdf, archive, csv) = (&self.image, &self.pdf, &self.archive, &self.csv);
+        let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Limits {
             preview_records: self.preview_records as usize,
+            max_field_bytes: bytes(csv.max_field_size),
+            max_record_bytes: bytes(csv.max_record_size),
+            max_columns: csv.max_columns,
+            max_pdf_inflated_bytes: pdf.max_inflated_size,
+            max_memory_bytes: self.memory_limit,
             thumbnail_sizes: image.thumbnail_sizes.clone(),
             enable_webp: image.enable_webp,
             webp_quality: image.webp_quality,
@@ -117,7 +153,6 @@ impl ProcessingSettings {
             max_expanded_bytes: archive.max_expanded_size,
             max_expansion_ratio: archive.max_expansion_ratio,
             max_shared_strings_bytes: archive.max_shared_strings_size,
-            ..Limits::default()
         }
     }
 }

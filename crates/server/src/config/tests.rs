@@ -536,3 +536,41 @@ websocket:
         other => panic!("expected PostgreSQL, got {other:?}"),
     }
 }
+
+#[test]
+fn format_limits_come_from_yaml_and_environment() {
+    let yaml = YamlFile::new(
+        "processing:\n  memory_limit: 256MiB\n  image:\n    thumbnail_sizes: [64, 512]\n    max_pixels: 1000000\n  archive:\n    max_expanded_size: 64MiB\n",
+    );
+    let settings = Settings::from_sources(
+        Some(&yaml.0),
+        vars(&[
+            ("FILEPROC_PROCESSING__PDF__MAX_PAGES", "50"),
+            ("FILEPROC_PROCESSING__CSV__MAX_FIELD_SIZE", "2KiB"),
+        ]),
+    )
+    .expect("valid settings");
+    let limits = settings.processing.limits();
+    assert_eq!(limits.thumbnail_sizes, [64, 512]);
+    assert_eq!(limits.max_image_pixels, 1_000_000);
+    assert_eq!(limits.max_expanded_bytes, 64 << 20);
+    assert_eq!(limits.max_pdf_pages, 50);
+    assert_eq!(limits.max_field_bytes, 2048);
+    assert_eq!(limits.max_memory_bytes, 256 << 20);
+    // Untouched keys keep the analyzers' defaults.
+    let defaults = fileproc_formats::Limits::default();
+    assert_eq!(limits.max_pdf_depth, defaults.max_pdf_depth);
+    assert_eq!(limits.max_zip_entries, defaults.max_zip_entries);
+    assert!(!limits.enable_webp);
+}
+
+#[test]
+fn thumbnail_sizes_out_of_range_stop_start_up_naming_the_key() {
+    let err = from_env(&[("FILEPROC_PROCESSING__IMAGE__THUMBNAIL_SIZES", "[8]")])
+        .expect_err("8 px is refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("processing.image.thumbnail_sizes") && message.contains('8'),
+        "{message}"
+    );
+}

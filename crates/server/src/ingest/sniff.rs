@@ -10,8 +10,8 @@ pub const SNIFF_LEN: usize = 8192;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SniffError {
     /// The extension is on the blocked list, or missing from the allowed list (code
-    /// `blocked_extension`).
-    #[error("files ending in .{0} are not accepted")]
+    /// `blocked_extension`); empty for a name without one.
+    #[error("{}", blocked_message(.0))]
     Blocked(String),
     /// The bytes are a type fileproc does not take (code `unsupported_type`).
     #[error("unsupported file type: {0}")]
@@ -29,6 +29,15 @@ impl SniffError {
             SniffError::Unsupported(_) => "unsupported_type",
             SniffError::Mismatch { .. } => "type_mismatch",
         }
+    }
+}
+
+fn blocked_message(extension: &str) -> String {
+    if extension.is_empty() {
+        "files need an extension naming their type (.csv, .pdf, .docx, .xlsx, .jpg, .png, .webp)"
+            .to_owned()
+    } else {
+        format!("files ending in .{extension} are not accepted")
     }
 }
 

@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration lint format build migrate-up clean
+.PHONY: run test test-integration fuzz-smoke lint format build migrate-up clean
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -13,6 +13,10 @@ test:
 # as CI runs them; needs PostgreSQL and Redis on localhost (see scripts/with-production-stack.sh).
 test-integration:
 	scripts/with-production-stack.sh cargo test -p fileproc --test api --test catalog
+
+# Fuzz every format analyzer for FUZZ_SECONDS (15) each; stable toolchain, installs cargo-fuzz once.
+fuzz-smoke:
+	scripts/fuzz-smoke.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -1,0 +1,8 @@
+//! Fuzz target: the bytes as a XLSX file, through the XLSX analyzer (see `fileproc_fuzz`).
+
+#![no_main]
+
+use fileproc_formats::FileType;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| fileproc_fuzz::analyze(FileType::Xlsx, data));

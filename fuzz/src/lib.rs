@@ -20,7 +20,7 @@ use fileproc_formats::{
 };
 
 /// Crates that panic on some inputs by design, whose panics an analyzer catches with
-/// `catch_unwind` (`/work/shared/CRATES.md`: pdf-extract). A panic raised while one of them is on
+/// `catch_unwind` (`shared/CRATES.md`: pdf-extract). A panic raised while one of them is on
 /// the stack, as a demangled path prefix in the backtrace, is left to the analyzer; any other
 /// panic aborts at once, as libFuzzer's default hook does, even if something catches it later
 /// (e.g. the join of the CSV parser thread).

@@ -7,10 +7,20 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, MonitoringSettings};
 
+/// A library target whose warnings are noise at the default levels.
+const NOISY_TARGET: &str = "pdf_extract";
+
 /// Install the global subscriber; a second call does nothing.
 pub fn init(settings: &MonitoringSettings) {
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(settings.log_filter().unwrap_or_else(|| "info".into())));
+    // pdf-extract warns once per unknown glyph (hundreds of lines for one PDF); only its errors
+    // are worth a log line, unless the filter asks for it by name.
+    if !filter.to_string().contains(NOISY_TARGET)
+        && let Ok(directive) = format!("{NOISY_TARGET}=error").parse()
+    {
+        filter = filter.add_directive(directive);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration fuzz-smoke lint format build migrate-up clean
+.PHONY: run test test-integration fuzz-smoke lint format build migrate-up migrate-down clean
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -31,6 +31,10 @@ build:
 # Apply the catalog's migrations (the service also does it at start-up).
 migrate-up:
 	cargo run --release -p fileproc -- migrate
+
+# Revert the catalog's latest migration (repeat to go further back); for rolling back a release.
+migrate-down:
+	cargo run --release -p fileproc -- migrate --down
 
 clean:
 	cargo clean

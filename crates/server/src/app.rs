@@ -22,6 +22,19 @@ const RESULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// # Errors
 /// The database cannot be opened or migrated.
 pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog>> {
+    let catalog = connect_catalog(settings).await?;
+    catalog
+        .migrate()
+        .await
+        .context("applying catalog migrations")?;
+    Ok(catalog)
+}
+
+/// Connect to the catalog the settings name, without migrating it.
+///
+/// # Errors
+/// The database cannot be opened or reached.
+pub async fn connect_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog>> {
     let catalog: Arc<dyn Catalog> = match settings.database.connection_url() {
         CatalogUrl::Sqlite(path) => Arc::new(
             SqliteCatalog::open(&path)
@@ -38,10 +51,6 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
             .context("connecting to the PostgreSQL catalog")?,
         ),
     };
-    catalog
-        .migrate()
-        .await
-        .context("applying catalog migrations")?;
     Ok(catalog)
 }
 
@@ -123,6 +132,10 @@ impl Application {
         let shutdown = CancellationToken::new();
         forward_job_signals(&state).await;
         let workers = WorkerPool::start(&state);
+        tokio::spawn(crate::ingest::resumable::expire_uploads(
+            state.clone(),
+            shutdown.clone(),
+        ));
         let app = crate::api::router(state);
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {

@@ -9,6 +9,7 @@
 //! [prefix/]files/YYYY/MM/DD/{file_id}/records.ndjson  the typed records (see `records`)
 //! [prefix/]files/YYYY/MM/DD/{file_id}/thumbnail-256.jpeg  a thumbnail: size, format
 //! [prefix/]files/YYYY/MM/DD/{file_id}/converted.webp   the original converted to WebP
+//! [prefix/]files/YYYY/MM/DD/{file_id}/upload/00003-{uuid}  a part of an upload in progress
 //! ```
 
 use bytes::Bytes;
@@ -60,7 +61,8 @@ pub struct BlobStore {
 
 impl BlobStore {
     /// The store `settings` name: local files, or an S3 bucket (AWS, MinIO or another
-    /// S3-compatible server at `endpoint`, addressed path-style).
+    /// S3-compatible server at `endpoint`, addressed path-style unless `force_path_style` says
+    /// otherwise).
     ///
     /// # Errors
     /// The local directory cannot be created, or the S3 settings are incomplete.
@@ -78,11 +80,14 @@ impl BlobStore {
                     .with_bucket_name(&bucket)
                     .with_region(&settings.region)
                     .with_allow_http(settings.allow_http());
-                if let Some(endpoint) = &settings.endpoint {
-                    builder = builder
-                        .with_endpoint(endpoint)
-                        .with_virtual_hosted_style_request(false);
+                if let Some(endpoint) = settings.endpoint_url() {
+                    builder = builder.with_endpoint(if settings.path_style() {
+                        endpoint
+                    } else {
+                        virtual_hosted(&endpoint, &bucket)
+                    });
                 }
+                builder = builder.with_virtual_hosted_style_request(!settings.path_style());
                 if let Some(key) = &settings.access_key_id {
                     builder = builder.with_access_key_id(key);
                 }
@@ -154,6 +159,27 @@ impl BlobStore {
             Self::file_prefix(file_id),
             format.as_str()
         )
+    }
+
+    /// Key of a stored piece of an upload in progress: part (chunked) or segment (tus)
+    /// `part_number`. Each attempt gets its own key (`attempt`, a fresh UUID), so a part sent
+    /// again never overwrites the bytes a concurrent completion is reading.
+    pub fn upload_part_key(file_id: &str, part_number: i64, attempt: &str) -> String {
+        format!(
+            "{}/upload/{part_number:05}-{attempt}",
+            Self::file_prefix(file_id)
+        )
+    }
+
+    /// Delete one object; a missing one is not an error.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Start a streamed upload to `key`; bytes become visible only on [`Upload::finish`].
@@ -270,6 +296,15 @@ impl BlobStore {
     }
 }
 
+/// The endpoint of `bucket` on a server that addresses buckets by host name:
+/// `https://s3.example.com` becomes `https://{bucket}.s3.example.com`.
+fn virtual_hosted(endpoint: &str, bucket: &str) -> String {
+    match endpoint.split_once("://") {
+        Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
+        None => format!("{bucket}.{endpoint}"),
+    }
+}
+
 /// A streamed upload in progress. Dropping it without [`Upload::finish`] aborts it.
 pub struct Upload {
     writer: Option<WriteMultipart>,
@@ -308,5 +343,33 @@ impl Upload {
             w.abort().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_virtual_hosted_endpoint_puts_the_bucket_in_the_host() {
+        assert_eq!(
+            virtual_hosted("https://s3.example.com", "media"),
+            "https://media.s3.example.com"
+        );
+        assert_eq!(
+            virtual_hosted("http://minio:9000/", "b"),
+            "http://b.minio:9000/"
+        );
+    }
+
+    #[test]
+    fn keys_sit_under_the_day_of_the_uuid_v7_and_never_a_client_name() {
+        let id = "019acb3e-1f40-7000-8000-000000000000";
+        let prefix = BlobStore::file_prefix(id);
+        assert_eq!(prefix, format!("files/2025/11/28/{id}"));
+        assert_eq!(
+            BlobStore::upload_part_key(id, 3, "a"),
+            format!("{prefix}/upload/00003-a")
+        );
     }
 }

@@ -24,8 +24,12 @@ struct Cli {
 enum Command {
     /// Run the HTTP service and its workers (the default).
     Serve,
-    /// Apply the catalog's migrations and exit.
-    Migrate,
+    /// Apply the catalog's migrations and exit; with `--down`, revert the latest one instead.
+    Migrate {
+        /// Revert the latest applied migration (run it again to go further back).
+        #[arg(long)]
+        down: bool,
+    },
     /// Process one local file and print the result JSON, with no server.
     Process {
         /// The file to process.
@@ -37,6 +41,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         thumbnails: Option<PathBuf>,
     },
+}
+
+/// Revert the catalog's latest migration.
+async fn migrate_down(settings: &Settings) -> anyhow::Result<()> {
+    let catalog = crate::app::connect_catalog(settings).await?;
+    match catalog.migrate_down().await? {
+        Some(version) => tracing::info!(migration.version = version, "migration reverted"),
+        None => tracing::info!("no migration is applied; nothing to revert"),
+    }
+    Ok(())
 }
 
 /// Parse the arguments and run; the process exit code.
@@ -65,9 +79,10 @@ pub fn main() -> ExitCode {
         command => runtime().and_then(|rt| {
             rt.block_on(async {
                 match command {
-                    Command::Migrate => crate::app::open_catalog(&settings).await.map(|_| {
-                        tracing::info!("migrations applied");
-                    }),
+                    Command::Migrate { down: false } => crate::app::open_catalog(&settings)
+                        .await
+                        .map(|_| tracing::info!("migrations applied")),
+                    Command::Migrate { down: true } => migrate_down(&settings).await,
                     _ => {
                         crate::app::Application::start(settings)
                             .await?

@@ -258,10 +258,31 @@ pub struct StorageSettings {
     /// see [`StorageSettings::allow_http`].
     #[serde(deserialize_with = "opt_boolean")]
     pub allow_http: Option<bool>,
+    /// Address buckets path-style (`https://host/bucket/key`) rather than virtual-hosted-style
+    /// (`https://bucket.host/key`) (`S3_FORCE_PATH_STYLE`). Unset, path-style exactly when an
+    /// `endpoint` is set (MinIO and most S3-compatible servers need it; AWS prefers the other).
+    #[serde(deserialize_with = "opt_boolean")]
+    pub force_path_style: Option<bool>,
+    /// For an `endpoint` written without a scheme (`minio:9000`, as `MINIO_ENDPOINT` often is):
+    /// reach it over HTTPS (`MINIO_USE_SSL=true`) or plain HTTP (false, the default). An endpoint
+    /// with a scheme keeps it.
+    #[serde(deserialize_with = "opt_boolean")]
+    pub use_ssl: Option<bool>,
     /// Key prefix under which every object is stored, for sharing one bucket between
     /// deployments (`STORAGE_PREFIX`), e.g. `staging`. Default: none.
     #[serde(deserialize_with = "units::opt_string")]
     pub prefix: Option<String>,
+    /// Part size a chunked upload gets when its init names none (`chunk_size`), in bytes.
+    /// Default 5 MiB, S3's smallest part but the last.
+    #[serde(deserialize_with = "units::byte_size")]
+    pub chunk_size: u64,
+    /// How long an unfinished chunked or tus upload lives after its last part or PATCH before
+    /// it and its parts are removed (duration, `UPLOAD_EXPIRY`). Default 24 h.
+    #[serde(deserialize_with = "units::duration")]
+    pub upload_expiry: Duration,
+    /// How often expired uploads are looked for and removed (duration). Default 5 min.
+    #[serde(deserialize_with = "units::duration")]
+    pub upload_cleanup_interval: Duration,
 }
 
 impl Default for StorageSettings {
@@ -275,7 +296,12 @@ impl Default for StorageSettings {
             access_key_id: None,
             secret_access_key: None,
             allow_http: None,
+            force_path_style: None,
+            use_ssl: None,
             prefix: None,
+            chunk_size: 5 * 1024 * 1024,
+            upload_expiry: Duration::from_secs(24 * 3600),
+            upload_cleanup_interval: Duration::from_secs(300),
         }
     }
 }
@@ -285,10 +311,29 @@ impl StorageSettings {
     /// the endpoint is an `http://` URL (a local MinIO usually is).
     pub fn allow_http(&self) -> bool {
         self.allow_http.unwrap_or_else(|| {
-            self.endpoint
-                .as_deref()
+            self.endpoint_url()
                 .is_some_and(|e| e.starts_with("http://"))
         })
+    }
+
+    /// The endpoint as a URL: as written when it has a scheme, else with `https://` or
+    /// `http://` as `use_ssl` says.
+    pub fn endpoint_url(&self) -> Option<String> {
+        let endpoint = self.endpoint.as_deref()?;
+        if endpoint.contains("://") {
+            return Some(endpoint.to_owned());
+        }
+        let scheme = if self.use_ssl == Some(true) {
+            "https"
+        } else {
+            "http"
+        };
+        Some(format!("{scheme}://{endpoint}"))
+    }
+
+    /// Whether buckets are addressed path-style; see `force_path_style`.
+    pub fn path_style(&self) -> bool {
+        self.force_path_style.unwrap_or(self.endpoint.is_some())
     }
 }
 

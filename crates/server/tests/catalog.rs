@@ -6,8 +6,8 @@
 //! that they are skipped and return.
 
 use fileproc::catalog::{
-    Catalog, CatalogError, FileFilter, JobFailure, NewFile, PostgresCatalog, SqliteCatalog,
-    StoredResult,
+    Catalog, CatalogError, FileFilter, FinishedUpload, JobFailure, NewFile, NewUpload,
+    PostgresCatalog, SqliteCatalog, StoredResult, UploadKind, UploadPart, now_ms,
 };
 use serde_json::json;
 use sqlx::Connection;
@@ -152,6 +152,97 @@ fn result() -> StoredResult {
 
 const LEASE: Duration = Duration::from_secs(30);
 
+/// A lease short enough to lapse during a test's sleep of [`LAPSE`].
+const SHORT_LEASE: Duration = Duration::from_millis(250);
+const LAPSE: Duration = Duration::from_millis(400);
+
+/// An hour from now, in Unix ms.
+fn in_an_hour() -> i64 {
+    now_ms() + 3_600_000
+}
+
+/// A chunked upload of 25 bytes in parts of 10, its file `f-{id}`.
+fn chunked_upload(id: &str, owner: &str, expires_at: i64) -> NewUpload {
+    let mut file = new_file(&format!("f-{id}"), owner);
+    file.size = 25;
+    file.sha256 = String::new();
+    NewUpload {
+        id: id.to_owned(),
+        kind: UploadKind::Chunked,
+        file,
+        length: Some(25),
+        chunk_size: Some(10),
+        auto_process: true,
+        upload_metadata: None,
+        expires_at,
+    }
+}
+
+/// A tus upload with a deferred length, its file `f-{id}`.
+fn tus_upload(id: &str, owner: &str, expires_at: i64) -> NewUpload {
+    let mut file = new_file(&format!("f-{id}"), owner);
+    file.size = 0;
+    file.sha256 = String::new();
+    NewUpload {
+        id: id.to_owned(),
+        kind: UploadKind::Tus,
+        file,
+        length: None,
+        chunk_size: None,
+        auto_process: false,
+        upload_metadata: Some("filename YS5jc3Y=".into()),
+        expires_at,
+    }
+}
+
+fn part(upload_id: &str, part_number: i64, size: i64, storage_key: &str) -> UploadPart {
+    UploadPart {
+        upload_id: upload_id.to_owned(),
+        part_number,
+        size,
+        etag: format!("\"{storage_key}\""),
+        storage_key: storage_key.to_owned(),
+        created_at: now_ms(),
+    }
+}
+
+fn facts(size: i64) -> FinishedUpload {
+    FinishedUpload {
+        file_type: "tsv".into(),
+        content_type: "text/tab-separated-values".into(),
+        size,
+        sha256: "ab".repeat(32),
+    }
+}
+
+fn part_keys(parts: &[UploadPart]) -> Vec<(i64, i64, &str)> {
+    parts
+        .iter()
+        .map(|p| (p.part_number, p.size, p.storage_key.as_str()))
+        .collect()
+}
+
+#[track_caller]
+fn expect_not_found<T: std::fmt::Debug>(r: Result<T, CatalogError>) {
+    match r {
+        Err(CatalogError::NotFound) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn expect_conflict<T: std::fmt::Debug>(r: Result<T, CatalogError>) {
+    match r {
+        Err(CatalogError::Conflict(_)) => {}
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+on_both_backends!(
+    sqlite_migrations_revert_one_at_a_time_and_reapply,
+    postgres_migrations_revert_one_at_a_time_and_reapply => migrations_revert_one_at_a_time_and_reapply
+);
+
 on_both_backends!(
     sqlite_claims_each_job_once_and_completes_it,
     postgres_claims_each_job_once_and_completes_it => claims_each_job_once_and_completes_it
@@ -176,6 +267,46 @@ on_both_backends!(
 on_both_backends!(
     sqlite_concurrent_claimers_never_share_a_job,
     postgres_concurrent_claimers_never_share_a_job => concurrent_claimers_never_share_a_job
+);
+on_both_backends!(
+    sqlite_creates_uploads_hidden_from_other_owners,
+    postgres_creates_uploads_hidden_from_other_owners => creates_uploads_hidden_from_other_owners
+);
+on_both_backends!(
+    sqlite_stores_parts_replacing_one_of_the_same_number,
+    postgres_stores_parts_replacing_one_of_the_same_number =>
+        stores_parts_replacing_one_of_the_same_number
+);
+on_both_backends!(
+    sqlite_upload_locks_exclude_other_tokens_until_they_lapse,
+    postgres_upload_locks_exclude_other_tokens_until_they_lapse =>
+        upload_locks_exclude_other_tokens_until_they_lapse
+);
+on_both_backends!(
+    sqlite_appends_tus_segments_under_the_lock,
+    postgres_appends_tus_segments_under_the_lock => appends_tus_segments_under_the_lock
+);
+on_both_backends!(
+    sqlite_finishing_an_upload_makes_its_file_ready,
+    postgres_finishing_an_upload_makes_its_file_ready => finishing_an_upload_makes_its_file_ready
+);
+on_both_backends!(
+    sqlite_deletes_uploads_with_their_files,
+    postgres_deletes_uploads_with_their_files => deletes_uploads_with_their_files
+);
+on_both_backends!(
+    sqlite_lists_expired_unlocked_uploads_oldest_first,
+    postgres_lists_expired_unlocked_uploads_oldest_first =>
+        lists_expired_unlocked_uploads_oldest_first
+);
+on_both_backends!(
+    sqlite_an_upload_finishing_while_its_file_is_deleted,
+    postgres_an_upload_finishing_while_its_file_is_deleted =>
+        an_upload_finishing_while_its_file_is_deleted
+);
+on_both_backends!(
+    sqlite_concurrent_puts_of_a_part_leak_no_key,
+    postgres_concurrent_puts_of_a_part_leak_no_key => concurrent_puts_of_a_part_leak_no_key
 );
 
 // SQLite: `enqueue` reads before it writes; in a deferred transaction a concurrent writer made
@@ -524,4 +655,638 @@ async fn concurrent_enqueues_of_a_file_create_one_job(c: Arc<dyn Catalog>) {
     assert_eq!((created, refused), (1, 7));
     assert!(c.claim_job("w", LEASE).await.unwrap().is_some());
     assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
+}
+
+/// A finished upload that queues its file wakes other instances' workers; one that does not
+/// queue it sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_notifies_when_a_finished_upload_queues_its_file() {
+    let Some(db) =
+        PgDatabase::create("postgres_notifies_when_a_finished_upload_queues_its_file").await
+    else {
+        return;
+    };
+    let here = db.catalog().await;
+    let there = db.catalog().await;
+    let mut jobs = here.subscribe_jobs().await.unwrap().unwrap();
+    for id in ["u1", "u2"] {
+        there
+            .create_upload(&chunked_upload(id, "o", in_an_hour()))
+            .await
+            .unwrap();
+        there.lock_upload(id, "t", LEASE).await.unwrap();
+    }
+    assert_eq!(
+        there
+            .finish_upload("u1", "t", &facts(25), None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), jobs.recv())
+            .await
+            .is_err(),
+        "a finished upload without a job is no work"
+    );
+    assert!(
+        there
+            .finish_upload("u2", "t", &facts(25), Some(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("signalled when a finished upload queues its file")
+        .unwrap();
+}
+
+async fn creates_uploads_hidden_from_other_owners(c: Arc<dyn Catalog>) {
+    let expires_at = in_an_hour();
+    let before = now_ms();
+    c.create_upload(&chunked_upload("u1", "alice", expires_at))
+        .await
+        .unwrap();
+    let u = c.get_upload("alice", "u1").await.unwrap();
+    assert_eq!(
+        (
+            u.id.as_str(),
+            u.file_id.as_str(),
+            u.owner.as_str(),
+            u.kind.as_str()
+        ),
+        ("u1", "f-u1", "alice", "chunked")
+    );
+    assert_eq!((u.length, u.chunk_size, u.offset), (Some(25), Some(10), 0));
+    assert!(u.auto_process);
+    assert_eq!(u.upload_metadata, None);
+    assert_eq!((u.lock_token, u.lock_expires_at), (None, None));
+    assert_eq!(u.expires_at, expires_at);
+    assert!(u.created_at >= before && u.created_at <= now_ms());
+    assert_eq!(u.updated_at, u.created_at);
+    let by_file = c.get_upload_by_file("alice", "f-u1").await.unwrap();
+    assert_eq!(by_file.id, "u1");
+    // The file row waits, `uploading`, with what the upload declared.
+    let file = c.get_file("alice", "f-u1").await.unwrap();
+    assert_eq!(
+        (file.status.as_str(), file.size, file.sha256.as_str()),
+        ("uploading", 25, "")
+    );
+    assert_eq!(file.storage_key, "files/f-u1/original");
+    // Another owner cannot tell it exists.
+    expect_not_found(c.get_upload("bob", "u1").await);
+    expect_not_found(c.get_upload_by_file("bob", "f-u1").await);
+    expect_not_found(c.get_upload("alice", "f-u1").await);
+    expect_not_found(c.get_upload_by_file("alice", "u1").await);
+    expect_not_found(c.get_upload("alice", "nope").await);
+    // An uploading file cannot be processed yet.
+    expect_conflict(c.enqueue("alice", "f-u1", 1, &json!({})).await);
+    assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
+
+    c.create_upload(&tus_upload("u2", "alice", expires_at))
+        .await
+        .unwrap();
+    let u = c.get_upload_by_file("alice", "f-u2").await.unwrap();
+    assert_eq!(
+        (u.id.as_str(), u.kind.as_str(), u.length, u.chunk_size),
+        ("u2", "tus", None, None)
+    );
+    assert!(!u.auto_process);
+    assert_eq!(u.upload_metadata.as_deref(), Some("filename YS5jc3Y="));
+    assert_eq!(c.get_file("alice", "f-u2").await.unwrap().size, 0);
+
+    // One transaction: a clash on either row leaves neither.
+    let mut same_file = chunked_upload("u3", "alice", expires_at);
+    same_file.file.id = "f-u1".into();
+    assert!(c.create_upload(&same_file).await.is_err());
+    expect_not_found(c.get_upload("alice", "u3").await);
+    let mut same_id = chunked_upload("u1", "alice", expires_at);
+    same_id.file.id = "f-new".into();
+    assert!(c.create_upload(&same_id).await.is_err());
+    expect_not_found(c.get_file("alice", "f-new").await);
+    assert_eq!(
+        c.get_upload("alice", "u1").await.unwrap().file_id,
+        "f-u1",
+        "the first upload is untouched"
+    );
+}
+
+async fn stores_parts_replacing_one_of_the_same_number(c: Arc<dyn Catalog>) {
+    c.create_upload(&chunked_upload("u1", "o", in_an_hour()))
+        .await
+        .unwrap();
+    let created = c.get_upload("o", "u1").await.unwrap();
+    assert!(c.list_upload_parts("u1").await.unwrap().is_empty());
+    // Parts arrive in any order.
+    for (n, size, key, expires_at) in [
+        (2, 10, "p2a", 1_000),
+        (3, 5, "p3", 2_000),
+        (1, 10, "p1", 3_000),
+    ] {
+        let replaced = c
+            .put_upload_part(&part("u1", n, size, key), expires_at)
+            .await
+            .unwrap();
+        assert_eq!(replaced, None, "part {n} is new");
+    }
+    let u = c.get_upload("o", "u1").await.unwrap();
+    assert_eq!((u.offset, u.expires_at), (25, 3_000));
+    assert!(u.updated_at >= created.updated_at);
+    let parts = c.list_upload_parts("u1").await.unwrap();
+    assert_eq!(
+        part_keys(&parts),
+        [(1, 10, "p1"), (2, 10, "p2a"), (3, 5, "p3")]
+    );
+    assert_eq!(
+        parts[0],
+        part_with_time("u1", 1, 10, "p1", parts[0].created_at)
+    );
+
+    // Part 2 again: it replaces the first one, whose key comes back for deletion.
+    let again = part("u1", 2, 8, "p2b");
+    assert_eq!(
+        c.put_upload_part(&again, 4_000).await.unwrap().as_deref(),
+        Some("p2a")
+    );
+    let u = c.get_upload("o", "u1").await.unwrap();
+    assert_eq!((u.offset, u.expires_at), (23, 4_000));
+    let parts = c.list_upload_parts("u1").await.unwrap();
+    assert_eq!(
+        part_keys(&parts),
+        [(1, 10, "p1"), (2, 8, "p2b"), (3, 5, "p3")]
+    );
+    assert_eq!(parts[1], again, "every column of the part is replaced");
+    // Stored again under the same key: no other blob to delete.
+    assert_eq!(
+        c.put_upload_part(&part("u1", 2, 10, "p2b"), 5_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(c.get_upload("o", "u1").await.unwrap().offset, 25);
+
+    // Parts of another upload stay apart.
+    c.create_upload(&chunked_upload("u2", "o", in_an_hour()))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.put_upload_part(&part("u2", 1, 7, "q1"), 6_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(c.get_upload("o", "u2").await.unwrap().offset, 7);
+    assert_eq!(c.get_upload("o", "u1").await.unwrap().offset, 25);
+    assert_eq!(c.list_upload_parts("u1").await.unwrap().len(), 3);
+
+    expect_not_found(c.put_upload_part(&part("gone", 1, 1, "x"), 1).await);
+    assert!(c.list_upload_parts("gone").await.unwrap().is_empty());
+}
+
+fn part_with_time(
+    upload_id: &str,
+    part_number: i64,
+    size: i64,
+    key: &str,
+    created_at: i64,
+) -> UploadPart {
+    UploadPart {
+        created_at,
+        ..part(upload_id, part_number, size, key)
+    }
+}
+
+async fn upload_locks_exclude_other_tokens_until_they_lapse(c: Arc<dyn Catalog>) {
+    c.create_upload(&chunked_upload("u1", "o", in_an_hour()))
+        .await
+        .unwrap();
+    let before = now_ms();
+    let locked = c.lock_upload("u1", "a", LEASE).await.unwrap();
+    assert_eq!(locked.lock_token.as_deref(), Some("a"));
+    let until = locked.lock_expires_at.unwrap();
+    assert!(until >= before + 30_000 && until <= now_ms() + 30_000);
+    assert_eq!((locked.id.as_str(), locked.offset), ("u1", 0));
+    // Another token waits; the holder may take it again (and extends it).
+    expect_conflict(c.lock_upload("u1", "b", LEASE).await);
+    let again = c.lock_upload("u1", "a", LEASE).await.unwrap();
+    assert_eq!(again.lock_token.as_deref(), Some("a"));
+    assert!(again.lock_expires_at.unwrap() >= until);
+    // No part while a completion holds the lock.
+    expect_conflict(c.put_upload_part(&part("u1", 1, 10, "p1"), 1).await);
+    assert!(c.list_upload_parts("u1").await.unwrap().is_empty());
+    assert_eq!(c.get_upload("o", "u1").await.unwrap().offset, 0);
+
+    assert!(!c.renew_upload_lock("u1", "b", LEASE).await.unwrap());
+    assert!(c.renew_upload_lock("u1", "a", LEASE).await.unwrap());
+    // Another token's unlock changes nothing.
+    c.unlock_upload("u1", "b").await.unwrap();
+    let u = c.get_upload("o", "u1").await.unwrap();
+    assert_eq!(u.lock_token.as_deref(), Some("a"));
+    assert!(u.lock_expires_at.is_some());
+    c.unlock_upload("u1", "a").await.unwrap();
+    let u = c.get_upload("o", "u1").await.unwrap();
+    assert_eq!((u.lock_token, u.lock_expires_at), (None, None));
+    assert_eq!(
+        c.put_upload_part(&part("u1", 1, 10, "p1"), 1)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !c.renew_upload_lock("u1", "a", LEASE).await.unwrap(),
+        "nobody holds it"
+    );
+
+    // A lock that lapsed (its holder crashed) no longer refuses parts, and another token
+    // takes it over; the former holder has lost it.
+    c.lock_upload("u1", "a", SHORT_LEASE).await.unwrap();
+    expect_conflict(c.lock_upload("u1", "b", LEASE).await);
+    tokio::time::sleep(LAPSE).await;
+    assert_eq!(
+        c.put_upload_part(&part("u1", 2, 10, "p2"), 1)
+            .await
+            .unwrap(),
+        None
+    );
+    let taken = c.lock_upload("u1", "b", LEASE).await.unwrap();
+    assert_eq!((taken.lock_token.as_deref(), taken.offset), (Some("b"), 20));
+    expect_conflict(c.lock_upload("u1", "a", LEASE).await);
+    assert!(!c.renew_upload_lock("u1", "a", LEASE).await.unwrap());
+    expect_conflict(c.append_upload_segment("u1", "a", None, None, 1).await);
+    expect_conflict(c.finish_upload("u1", "a", &facts(20), None).await);
+    assert_eq!(
+        c.get_upload("o", "u1").await.unwrap().lock_token.as_deref(),
+        Some("b")
+    );
+    assert_eq!(c.get_file("o", "f-u1").await.unwrap().status, "uploading");
+
+    expect_not_found(c.lock_upload("gone", "a", LEASE).await);
+    assert!(!c.renew_upload_lock("gone", "a", LEASE).await.unwrap());
+    c.unlock_upload("gone", "a").await.unwrap();
+}
+
+async fn appends_tus_segments_under_the_lock(c: Arc<dyn Catalog>) {
+    c.create_upload(&tus_upload("u1", "o", in_an_hour()))
+        .await
+        .unwrap();
+    // Not without the lock.
+    expect_conflict(
+        c.append_upload_segment("u1", "a", Some(&part("u1", 1, 5, "s1")), None, 1)
+            .await,
+    );
+    assert!(c.list_upload_parts("u1").await.unwrap().is_empty());
+
+    c.lock_upload("u1", "a", LEASE).await.unwrap();
+    let u = c
+        .append_upload_segment("u1", "a", Some(&part("u1", 1, 5, "s1")), None, 1_000)
+        .await
+        .unwrap();
+    assert_eq!((u.offset, u.length, u.expires_at), (5, None, 1_000));
+    assert_eq!(
+        (u.lock_token, u.lock_expires_at),
+        (None, None),
+        "the append releases the lock"
+    );
+    // The deferred length, once known, is set...
+    c.lock_upload("u1", "a", LEASE).await.unwrap();
+    let u = c
+        .append_upload_segment("u1", "a", Some(&part("u1", 2, 7, "s2")), Some(20), 2_000)
+        .await
+        .unwrap();
+    assert_eq!((u.offset, u.length, u.expires_at), (12, Some(20), 2_000));
+    // ...and then kept.
+    c.lock_upload("u1", "b", LEASE).await.unwrap();
+    let u = c
+        .append_upload_segment("u1", "b", Some(&part("u1", 3, 3, "s3")), Some(99), 3_000)
+        .await
+        .unwrap();
+    assert_eq!((u.offset, u.length), (15, Some(20)));
+    // The lock went with the append.
+    expect_conflict(
+        c.append_upload_segment("u1", "b", Some(&part("u1", 4, 1, "s4")), None, 1)
+            .await,
+    );
+    // Another token's append is refused and changes nothing.
+    c.lock_upload("u1", "a", LEASE).await.unwrap();
+    expect_conflict(
+        c.append_upload_segment("u1", "b", Some(&part("u1", 4, 1, "s4")), Some(30), 1)
+            .await,
+    );
+    let u = c.get_upload("o", "u1").await.unwrap();
+    assert_eq!(
+        (u.offset, u.length, u.expires_at, u.lock_token.as_deref()),
+        (15, Some(20), 3_000, Some("a"))
+    );
+    // An empty PATCH: no segment, still moves the expiry and releases the lock.
+    let u = c
+        .append_upload_segment("u1", "a", None, None, 4_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (u.offset, u.length, u.expires_at, u.lock_token),
+        (15, Some(20), 4_000, None)
+    );
+    let parts = c.list_upload_parts("u1").await.unwrap();
+    assert_eq!(
+        part_keys(&parts),
+        [(1, 5, "s1"), (2, 7, "s2"), (3, 3, "s3")]
+    );
+    // A lapsed lock still counts for its token while nobody else took it.
+    c.lock_upload("u1", "a", SHORT_LEASE).await.unwrap();
+    tokio::time::sleep(LAPSE).await;
+    let u = c
+        .append_upload_segment("u1", "a", Some(&part("u1", 4, 5, "s4")), None, 5_000)
+        .await
+        .unwrap();
+    assert_eq!((u.offset, u.lock_token), (20, None));
+
+    expect_not_found(c.append_upload_segment("gone", "a", None, None, 1).await);
+}
+
+async fn finishing_an_upload_makes_its_file_ready(c: Arc<dyn Catalog>) {
+    for id in ["u1", "u2"] {
+        c.create_upload(&chunked_upload(id, "o", in_an_hour()))
+            .await
+            .unwrap();
+        for (n, size) in [(1, 10), (2, 10), (3, 5)] {
+            c.put_upload_part(&part(id, n, size, &format!("{id}/{n}")), in_an_hour())
+                .await
+                .unwrap();
+        }
+    }
+    // Only under the lock, and only its holder's.
+    expect_conflict(c.finish_upload("u1", "t", &facts(25), None).await);
+    c.lock_upload("u1", "t", LEASE).await.unwrap();
+    expect_conflict(c.finish_upload("u1", "x", &facts(25), None).await);
+    assert_eq!(c.get_file("o", "f-u1").await.unwrap().status, "uploading");
+
+    let before = now_ms();
+    assert_eq!(
+        c.finish_upload("u1", "t", &facts(25), None).await.unwrap(),
+        None
+    );
+    let file = c.get_file("o", "f-u1").await.unwrap();
+    assert_eq!(
+        (
+            file.status.as_str(),
+            file.size,
+            file.sha256.as_str(),
+            file.file_type.as_str(),
+            file.content_type.as_str()
+        ),
+        (
+            "pending",
+            25,
+            "ab".repeat(32).as_str(),
+            "tsv",
+            "text/tab-separated-values"
+        )
+    );
+    assert!(file.updated_at >= before);
+    assert_eq!(file.filename, "a.csv");
+    expect_not_found(c.get_upload("o", "u1").await);
+    expect_not_found(c.get_upload_by_file("o", "f-u1").await);
+    assert!(c.list_upload_parts("u1").await.unwrap().is_empty());
+    assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
+    expect_not_found(c.finish_upload("u1", "t", &facts(25), None).await);
+    expect_not_found(c.lock_upload("u1", "t", LEASE).await);
+
+    // With `enqueue`, the file is queued and its job claimable.
+    c.lock_upload("u2", "t", LEASE).await.unwrap();
+    let job_id = c
+        .finish_upload("u2", "t", &facts(25), Some(3))
+        .await
+        .unwrap()
+        .expect("a job");
+    assert_eq!(c.get_file("o", "f-u2").await.unwrap().status, "queued");
+    expect_not_found(c.get_upload("o", "u2").await);
+    assert!(c.list_upload_parts("u2").await.unwrap().is_empty());
+    let job = c.claim_job("w", LEASE).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            job.id.as_str(),
+            job.file_id.as_str(),
+            job.attempts,
+            job.max_attempts,
+            job.options.as_str()
+        ),
+        (job_id.as_str(), "f-u2", 1, 3, "{}")
+    );
+    assert_eq!(c.get_file("o", "f-u2").await.unwrap().status, "processing");
+    assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
+
+    expect_not_found(c.finish_upload("gone", "t", &facts(1), None).await);
+}
+
+async fn deletes_uploads_with_their_files(c: Arc<dyn Catalog>) {
+    c.create_upload(&chunked_upload("u1", "o", in_an_hour()))
+        .await
+        .unwrap();
+    c.put_upload_part(&part("u1", 1, 10, "p1"), 1_000)
+        .await
+        .unwrap();
+    c.put_upload_part(&part("u1", 2, 10, "p2"), 2_000)
+        .await
+        .unwrap();
+    c.lock_upload("u1", "t", LEASE).await.unwrap();
+    // Returned as it was, for its parts' blobs.
+    let deleted = c.delete_upload("u1").await.unwrap();
+    assert_eq!(
+        (
+            deleted.id.as_str(),
+            deleted.file_id.as_str(),
+            deleted.offset,
+            deleted.expires_at,
+            deleted.lock_token.as_deref()
+        ),
+        ("u1", "f-u1", 20, 2_000, Some("t"))
+    );
+    expect_not_found(c.get_upload("o", "u1").await);
+    expect_not_found(c.get_file("o", "f-u1").await);
+    assert!(c.list_upload_parts("u1").await.unwrap().is_empty());
+    expect_not_found(c.delete_upload("u1").await);
+
+    // Deleting an uploading file deletes its upload and parts.
+    c.create_upload(&tus_upload("u2", "o", 1)).await.unwrap();
+    c.lock_upload("u2", "t", LEASE).await.unwrap();
+    c.append_upload_segment("u2", "t", Some(&part("u2", 1, 4, "s1")), None, 1)
+        .await
+        .unwrap();
+    expect_not_found(c.delete_file("other", "f-u2").await);
+    let file = c.delete_file("o", "f-u2").await.unwrap();
+    assert_eq!(
+        (file.id.as_str(), file.status.as_str()),
+        ("f-u2", "uploading")
+    );
+    expect_not_found(c.get_upload("o", "u2").await);
+    expect_not_found(c.get_upload_by_file("o", "f-u2").await);
+    assert!(c.list_upload_parts("u2").await.unwrap().is_empty());
+    assert!(c.expired_uploads(now_ms(), 10).await.unwrap().is_empty());
+    expect_not_found(c.delete_upload("u2").await);
+    expect_not_found(c.put_upload_part(&part("u2", 2, 1, "x"), 1).await);
+    expect_not_found(c.lock_upload("u2", "t", LEASE).await);
+}
+
+async fn lists_expired_unlocked_uploads_oldest_first(c: Arc<dyn Catalog>) {
+    let now = now_ms();
+    for (id, expires_at) in [
+        ("u1", now - 3_000),
+        ("u2", now - 1_000),
+        ("u3", now - 2_000),
+        ("u4", now + 3_600_000),
+        ("locked", now - 4_000),
+        ("lapsed", now - 5_000),
+    ] {
+        c.create_upload(&chunked_upload(id, "o", expires_at))
+            .await
+            .unwrap();
+    }
+    c.lock_upload("locked", "t", LEASE).await.unwrap();
+    c.lock_upload("lapsed", "t", SHORT_LEASE).await.unwrap();
+    let ids = |uploads: Vec<fileproc::catalog::UploadRecord>| -> Vec<String> {
+        uploads.into_iter().map(|u| u.id).collect()
+    };
+    assert_eq!(
+        ids(c.expired_uploads(now_ms(), 10).await.unwrap()),
+        ["u1", "u3", "u2"]
+    );
+    tokio::time::sleep(LAPSE).await;
+    let at = now_ms();
+    assert_eq!(
+        ids(c.expired_uploads(at, 10).await.unwrap()),
+        ["lapsed", "u1", "u3", "u2"]
+    );
+    assert_eq!(
+        ids(c.expired_uploads(at, 2).await.unwrap()),
+        ["lapsed", "u1"]
+    );
+    c.unlock_upload("locked", "t").await.unwrap();
+    assert_eq!(
+        ids(c.expired_uploads(at, 10).await.unwrap()),
+        ["lapsed", "locked", "u1", "u3", "u2"]
+    );
+    // `expires_at` must be before `now` (u1's is not), and a lock counts as of `now` (the lapsed
+    // one was held then).
+    assert_eq!(
+        ids(c.expired_uploads(now - 3_000, 10).await.unwrap()),
+        ["locked"]
+    );
+}
+
+/// 16 requests store part 1 of an upload at once, each under its own key: each replaced key is
+/// returned to exactly one of them, and the keys returned plus the one stored are all the keys
+/// put, so no blob is left behind.
+async fn concurrent_puts_of_a_part_leak_no_key(c: Arc<dyn Catalog>) {
+    c.create_upload(&chunked_upload("u1", "o", in_an_hour()))
+        .await
+        .unwrap();
+    c.put_upload_part(&part("u1", 2, 3, "other"), in_an_hour())
+        .await
+        .unwrap();
+    let mut puts = tokio::task::JoinSet::new();
+    for n in 0..16_i64 {
+        let c = Arc::clone(&c);
+        puts.spawn(async move {
+            let key = format!("k{n:02}");
+            c.put_upload_part(&part("u1", 1, 100 + n, &key), in_an_hour())
+                .await
+                .unwrap()
+        });
+    }
+    let mut returned = Vec::new();
+    while let Some(replaced) = puts.join_next().await {
+        returned.extend(replaced.unwrap());
+    }
+    let parts = c.list_upload_parts("u1").await.unwrap();
+    assert_eq!(parts.len(), 2);
+    let stored = &parts[0];
+    assert_eq!(stored.part_number, 1);
+    assert_eq!(returned.len(), 15, "every put but the first replaced one");
+    let mut all: Vec<String> = returned.clone();
+    all.push(stored.storage_key.clone());
+    all.sort();
+    let expected: Vec<String> = (0..16).map(|n| format!("k{n:02}")).collect();
+    assert_eq!(all, expected, "each key returned or stored, exactly once");
+    assert!(!returned.contains(&stored.storage_key));
+    // The row is one put's, whole.
+    let n: i64 = stored.storage_key[1..].parse().unwrap();
+    assert_eq!(stored.size, 100 + n);
+    assert_eq!(stored.etag, format!("\"{}\"", stored.storage_key));
+    assert_eq!(
+        c.get_upload("o", "u1").await.unwrap().offset,
+        stored.size + 3
+    );
+}
+
+/// A completion and a deletion of the file at once (each touches the file and the upload row):
+/// one goes first, the other sees its outcome; neither fails otherwise (no deadlock).
+async fn an_upload_finishing_while_its_file_is_deleted(c: Arc<dyn Catalog>) {
+    for n in 0..10 {
+        let id = format!("u{n}");
+        c.create_upload(&chunked_upload(&id, "o", in_an_hour()))
+            .await
+            .unwrap();
+        c.put_upload_part(&part(&id, 1, 25, "p1"), in_an_hour())
+            .await
+            .unwrap();
+        c.lock_upload(&id, "t", LEASE).await.unwrap();
+        let finish = {
+            let (c, id) = (Arc::clone(&c), id.clone());
+            tokio::spawn(async move { c.finish_upload(&id, "t", &facts(25), Some(1)).await })
+        };
+        let delete = {
+            let (c, file_id) = (Arc::clone(&c), format!("f-{id}"));
+            tokio::spawn(async move { c.delete_file("o", &file_id).await })
+        };
+        let deleted = delete.await.unwrap().unwrap();
+        match finish.await.unwrap() {
+            // Finished first: the deletion took the file as it was then.
+            Ok(job) => {
+                assert!(job.is_some());
+                assert_eq!(deleted.status, "queued");
+            }
+            Err(CatalogError::NotFound) => assert_eq!(deleted.status, "uploading"),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+        expect_not_found(c.get_upload("o", &id).await);
+        assert!(c.list_upload_parts(&id).await.unwrap().is_empty());
+    }
+    assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
+}
+
+/// `migrate_down` reverts the latest migration only: after reverting 0002 the uploads are gone
+/// and the files stay; after 0001 nothing is left; `migrate` brings both back.
+async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
+    c.insert_file(&new_file("f-kept", "o"), None).await.unwrap();
+    let upload = chunked_upload("dropped", "o", in_an_hour());
+    c.create_upload(&upload).await.unwrap();
+
+    assert_eq!(c.migrate_down().await.unwrap(), Some(2));
+    assert!(
+        c.get_upload("o", "dropped").await.is_err(),
+        "the uploads table is gone"
+    );
+    assert!(matches!(
+        c.get_file("o", "f-dropped").await,
+        Err(CatalogError::NotFound)
+    ));
+    assert_eq!(c.get_file("o", "f-kept").await.unwrap().status, "pending");
+
+    assert_eq!(c.migrate_down().await.unwrap(), Some(1));
+    assert!(
+        c.get_file("o", "f-kept").await.is_err(),
+        "the files table is gone"
+    );
+    assert_eq!(c.migrate_down().await.unwrap(), None);
+
+    c.migrate().await.unwrap();
+    c.insert_file(&new_file("f-again", "o"), None)
+        .await
+        .unwrap();
+    c.create_upload(&upload).await.unwrap();
+    assert_eq!(
+        c.get_upload("o", "dropped").await.unwrap().file_id,
+        "f-dropped"
+    );
 }

@@ -33,6 +33,15 @@ pub enum ApiError {
     /// 415: the type is not allowed, or not what the bytes say.
     #[error("{message}")]
     UnsupportedType { code: &'static str, message: String },
+    /// 413: a tus PATCH carries bytes past the upload's declared length.
+    #[error("the body goes past Upload-Length ({length} bytes); nothing of it was kept")]
+    LengthExceeded { length: i64 },
+    /// 412: the client speaks a tus version this server does not (tus 1.0.0, core protocol).
+    #[error("Tus-Resumable must be 1.0.0, the version this server speaks")]
+    TusVersion,
+    /// 460: the body does not match its `Upload-Checksum` (tus 1.0.0, checksum extension).
+    #[error("{message}")]
+    ChecksumMismatch { message: String },
     /// 416: the Range cannot be satisfied.
     #[error("the range is not satisfiable for a {size}-byte file")]
     RangeNotSatisfiable { size: u64 },
@@ -69,7 +78,14 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooLarge { .. } | ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge { .. }
+            | ApiError::BodyTooLarge
+            | ApiError::LengthExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TusVersion => StatusCode::PRECONDITION_FAILED,
+            // The status the tus checksum extension defines; not in the IANA registry.
+            ApiError::ChecksumMismatch { .. } => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             ApiError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
@@ -88,6 +104,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::TooLarge { .. } | ApiError::BodyTooLarge => "file_too_large",
+            ApiError::LengthExceeded { .. } => "length_exceeded",
+            ApiError::TusVersion => "unsupported_version",
+            ApiError::ChecksumMismatch { .. } => "checksum_mismatch",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::Unavailable(_) => "not_ready",
             ApiError::StorageUnavailable(_) => "storage_unavailable",

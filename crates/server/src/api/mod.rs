@@ -7,6 +7,8 @@ pub mod files;
 pub mod health;
 pub mod images;
 pub mod records;
+pub mod tus;
+pub mod uploads;
 pub mod view;
 
 use axum::Router;
@@ -18,6 +20,8 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(files::router(&state))
+        .merge(uploads::router())
+        .merge(tus::router())
         .merge(download::router())
         .merge(records::router())
         .merge(images::router())

@@ -7,7 +7,8 @@ mod postgres;
 mod sqlite;
 
 pub use model::{
-    ClaimedJob, FileFilter, FileRecord, FileStatus, JobFailure, NewFile, ResultRecord, StoredResult,
+    ClaimedJob, FileFilter, FileRecord, FileStatus, FinishedUpload, JobFailure, NewFile, NewUpload,
+    ResultRecord, StoredResult, UploadKind, UploadPart, UploadRecord,
 };
 pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
@@ -62,6 +63,9 @@ pub type CatalogResult<T> = Result<T, CatalogError>;
 pub trait Catalog: Send + Sync {
     /// Apply pending migrations.
     async fn migrate(&self) -> CatalogResult<()>;
+    /// Revert the latest applied migration (its `.down.sql`); returns its version, or `None`
+    /// when none is applied. For operators rolling back a release (`fileproc migrate --down`).
+    async fn migrate_down(&self) -> CatalogResult<Option<i64>>;
     /// A cheap round trip, for `/ready`.
     async fn ping(&self) -> CatalogResult<()>;
 
@@ -133,6 +137,113 @@ pub trait Catalog: Send + Sync {
 
     /// The stored result of a file.
     async fn get_result(&self, file_id: &str) -> CatalogResult<ResultRecord>;
+
+    // ---- Uploads in progress (chunked and tus), see `ingest::resumable`. ----
+    //
+    // An upload is a row in `uploads` beside its file row (status `uploading`, deleted with it:
+    // deleting the file deletes the upload and its parts), and a row in `upload_parts` per
+    // stored piece. A request that must be alone on an upload (a tus PATCH, a completion) holds
+    // its lock: a token with a lease, so a crashed instance's lock lapses by itself.
+
+    /// Insert the file row (status `uploading`) and the upload row, in one transaction.
+    async fn create_upload(&self, upload: &NewUpload) -> CatalogResult<()>;
+    /// An owner's upload by its id; [`CatalogError::NotFound`] for another owner's.
+    async fn get_upload(&self, owner: &str, upload_id: &str) -> CatalogResult<UploadRecord>;
+    /// An owner's upload by its file's id (tus names uploads by file id).
+    async fn get_upload_by_file(&self, owner: &str, file_id: &str) -> CatalogResult<UploadRecord>;
+    /// Record a chunked part, replacing one with the same number; the upload's `offset` becomes
+    /// the sum of its parts' sizes and `expires_at` moves to `expires_at`. Returns the storage
+    /// key of the replaced part, for the caller to delete (`None` for a new part, or one stored
+    /// again under the same key). Concurrent puts of one part take turns: each gets the key the
+    /// one before it stored. [`CatalogError::Conflict`] while another request holds the lock (a
+    /// completion); [`CatalogError::NotFound`] when the upload is gone.
+    async fn put_upload_part(
+        &self,
+        part: &UploadPart,
+        expires_at: i64,
+    ) -> CatalogResult<Option<String>>;
+    /// The parts of an upload, by part number.
+    async fn list_upload_parts(&self, upload_id: &str) -> CatalogResult<Vec<UploadPart>>;
+    /// Take the upload's lock for `token` for `lease` (also when the lock lapsed, whoever held
+    /// it) and return the row as it is under the lock. [`CatalogError::Conflict`] while another
+    /// token holds it; [`CatalogError::NotFound`] when the upload is gone.
+    async fn lock_upload(
+        &self,
+        upload_id: &str,
+        token: &str,
+        lease: Duration,
+    ) -> CatalogResult<UploadRecord>;
+    /// Extend the lock `token` holds; `false` if it no longer does.
+    async fn renew_upload_lock(
+        &self,
+        upload_id: &str,
+        token: &str,
+        lease: Duration,
+    ) -> CatalogResult<bool>;
+    /// Release the lock if `token` holds it (a no-op otherwise).
+    async fn unlock_upload(&self, upload_id: &str, token: &str) -> CatalogResult<()>;
+    /// Under the lock `token` holds, in one transaction: append a tus segment (`part`, when
+    /// given: `part_number` is the next number, its size is added to `offset`), set the length
+    /// when `length` is given and it was deferred, move `expires_at`, and release the lock.
+    /// Returns the row after the change; [`CatalogError::Conflict`] if `token` no longer holds
+    /// the lock (the caller then deletes the segment's blob; a lapsed lock still counts while no
+    /// other token took it), [`CatalogError::NotFound`] when the upload is gone. The segment is
+    /// stored under `upload_id` (its own `upload_id` is not read).
+    async fn append_upload_segment(
+        &self,
+        upload_id: &str,
+        token: &str,
+        part: Option<&UploadPart>,
+        length: Option<i64>,
+        expires_at: i64,
+    ) -> CatalogResult<UploadRecord>;
+    /// Under the lock `token` holds, in one transaction: write what the bytes are to the file
+    /// row, which leaves `uploading` for `pending`, or `queued` with a new job when `enqueue`
+    /// gives the job's max attempts; then delete the upload and its part rows. Returns the job
+    /// id when one was created. [`CatalogError::Conflict`] if `token` no longer holds the lock
+    /// (a lapsed lock still counts while no other token took it), [`CatalogError::NotFound`]
+    /// when the upload is gone.
+    async fn finish_upload(
+        &self,
+        upload_id: &str,
+        token: &str,
+        facts: &FinishedUpload,
+        enqueue: Option<u32>,
+    ) -> CatalogResult<Option<String>>;
+    /// Delete an upload, its part rows and its file row (still `uploading`); returns the
+    /// deleted upload. [`CatalogError::NotFound`] when it is gone; [`CatalogError::Conflict`],
+    /// changing nothing, if its file somehow left `uploading` (its blob may be in use).
+    async fn delete_upload(&self, upload_id: &str) -> CatalogResult<UploadRecord>;
+    /// Uploads whose `expires_at` is before `now` and whose lock is free or lapsed, oldest
+    /// first, at most `limit`.
+    async fn expired_uploads(&self, now: i64, limit: i64) -> CatalogResult<Vec<UploadRecord>>;
+}
+
+/// The SQL that reads the highest migration version recorded as applied.
+const LATEST_MIGRATION_SQL: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+
+/// The answer to [`LATEST_MIGRATION_SQL`]: `None` before the first migration (no table yet, or
+/// no row).
+fn latest_applied_migration(
+    answer: Result<Option<i64>, sqlx::Error>,
+) -> CatalogResult<Option<i64>> {
+    match answer {
+        Ok(version) => Ok(version),
+        // No migrations table: nothing was ever applied.
+        Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The version to undo down to so that exactly `latest` is reverted: the next lower version the
+/// migrator knows, or 0.
+fn previous_migration(migrator: &sqlx::migrate::Migrator, latest: i64) -> i64 {
+    migrator
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| *v < latest)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -143,3 +143,96 @@ pub struct ResultRecord {
     pub records_count: i64,
     pub created_at: i64,
 }
+
+/// How an upload's bytes arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKind {
+    /// The chunked API (`DESIGN.md` section 2): numbered parts in any order, S3-multipart style.
+    Chunked,
+    /// tus 1.0 (<https://tus.io/protocols/resumable-upload>): bytes appended at an offset.
+    Tus,
+}
+
+impl UploadKind {
+    /// The name stored in the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Chunked => "chunked",
+            UploadKind::Tus => "tus",
+        }
+    }
+}
+
+/// An upload to start: its file row (inserted with status `uploading`) and its own state.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// The upload id (UUID v7), distinct from the file id.
+    pub id: String,
+    pub kind: UploadKind,
+    /// The file row. Until the upload completes, `file_type` and `content_type` are what the
+    /// name's extension claims, `size` is the declared length (0 while deferred) and `sha256` is
+    /// empty.
+    pub file: NewFile,
+    /// Declared total length in bytes; `None` while deferred (tus `Upload-Defer-Length`).
+    pub length: Option<i64>,
+    /// Bytes per part for [`UploadKind::Chunked`] (every part but the last has exactly this
+    /// size); `None` for tus.
+    pub chunk_size: Option<i64>,
+    /// Queue processing when the upload completes.
+    pub auto_process: bool,
+    /// The tus `Upload-Metadata` header as received, echoed back by HEAD; `None` for chunked.
+    pub upload_metadata: Option<String>,
+    /// Unix ms after which an unfinished upload is removed.
+    pub expires_at: i64,
+}
+
+/// An upload row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UploadRecord {
+    pub id: String,
+    pub file_id: String,
+    pub owner: String,
+    /// `chunked` or `tus` ([`UploadKind::as_str`]).
+    pub kind: String,
+    /// Declared total length in bytes; `None` while deferred.
+    pub length: Option<i64>,
+    pub chunk_size: Option<i64>,
+    /// Bytes received and committed so far, in order (tus: the `Upload-Offset`; chunked: the sum
+    /// of the stored parts' sizes).
+    pub offset: i64,
+    pub auto_process: bool,
+    pub upload_metadata: Option<String>,
+    /// Token of the request holding the upload's lock (a tus PATCH, a completion), if any.
+    pub lock_token: Option<String>,
+    /// Unix ms when that lock lapses; an expired lock is free.
+    pub lock_expires_at: Option<i64>,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A stored piece of an upload: a numbered part (chunked) or an appended segment (tus, numbered
+/// from 1 in the order they were appended). Its bytes are the blob at `storage_key`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UploadPart {
+    pub upload_id: String,
+    /// From 1.
+    pub part_number: i64,
+    /// Bytes.
+    pub size: i64,
+    /// The quoted hex MD5 of the bytes, as S3 gives a part's ETag (`"9e10...c1"`).
+    pub etag: String,
+    pub storage_key: String,
+    pub created_at: i64,
+}
+
+/// What the bytes of a completed upload turned out to be, written to its file row.
+#[derive(Debug, Clone)]
+pub struct FinishedUpload {
+    pub file_type: String,
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+}

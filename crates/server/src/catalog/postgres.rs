@@ -6,19 +6,23 @@
 //! - `enqueue` locks the file row (`FOR NO KEY UPDATE`) before checking for an active job, and a
 //!   partial unique index keeps at most one queued or running job per file;
 //! - writes that make a job runnable send `pg_notify('fileproc_jobs', '')` in their transaction,
-//!   so workers of every instance can wake at once ([`Catalog::subscribe_jobs`]).
+//!   so workers of every instance can wake at once ([`Catalog::subscribe_jobs`]);
+//! - upload writes that read first lock the upload row (`FOR UPDATE`), so concurrent parts and
+//!   locks take turns; those that also change the file row lock it before the upload row, the
+//!   order in which `delete_file`'s cascade reaches them, so the two cannot deadlock.
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPoolOptions};
-// Dynamic SQL here only splices the constant FILE_COLUMNS; values are always bound.
+// Dynamic SQL here only splices the constants FILE_COLUMNS and UPLOAD_COLUMNS; values are always
+// bound.
 use sqlx::{AssertSqlSafe, PgPool, Row};
 use std::time::Duration;
 use tokio::sync::{OnceCell, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Catalog, CatalogError, CatalogResult, ClaimedJob, FileFilter, FileRecord, JobFailure, NewFile,
-    ResultRecord, StoredResult, now_ms,
+    Catalog, CatalogError, CatalogResult, ClaimedJob, FileFilter, FileRecord, FinishedUpload,
+    JobFailure, NewFile, NewUpload, ResultRecord, StoredResult, UploadPart, UploadRecord, now_ms,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -29,6 +33,10 @@ const JOBS_CHANNEL: &str = "fileproc_jobs";
 const FILE_COLUMNS: &str = "id, owner, filename, file_type, content_type, size, sha256, status, \
     progress, step, message, purpose, metadata, storage_key, error_code, error_message, \
     uploaded_at, processed_at, updated_at";
+
+/// The columns of [`UploadRecord`]; `offset` is a keyword, hence quoted.
+const UPLOAD_COLUMNS: &str = "id, file_id, owner, kind, length, chunk_size, \"offset\", \
+    auto_process, upload_metadata, lock_token, lock_expires_at, expires_at, created_at, updated_at";
 
 /// The catalog in a PostgreSQL database.
 pub struct PostgresCatalog {
@@ -136,6 +144,21 @@ impl Catalog for PostgresCatalog {
         Ok(())
     }
 
+    async fn migrate_down(&self) -> CatalogResult<Option<i64>> {
+        let applied = super::latest_applied_migration(
+            sqlx::query_scalar(super::LATEST_MIGRATION_SQL)
+                .fetch_one(&self.pool)
+                .await,
+        )?;
+        let Some(latest) = applied else {
+            return Ok(None);
+        };
+        MIGRATOR
+            .undo(&self.pool, super::previous_migration(&MIGRATOR, latest))
+            .await?;
+        Ok(Some(latest))
+    }
+
     async fn ping(&self) -> CatalogResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -158,26 +181,7 @@ impl Catalog for PostgresCatalog {
             "pending"
         };
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO files (id, owner, filename, file_type, content_type, size, sha256, status, \
-             purpose, metadata, storage_key, uploaded_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&f.id)
-        .bind(&f.owner)
-        .bind(&f.filename)
-        .bind(&f.file_type)
-        .bind(&f.content_type)
-        .bind(f.size)
-        .bind(&f.sha256)
-        .bind(status)
-        .bind(&f.purpose)
-        .bind(f.metadata.to_string())
-        .bind(&f.storage_key)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_file_row(&mut tx, f, status, now).await?;
         let job_id = match enqueue {
             Some(max_attempts) => {
                 let id = uuid::Uuid::now_v7().to_string();
@@ -502,6 +506,394 @@ impl Catalog for PostgresCatalog {
         .fetch_one(&self.pool)
         .await?)
     }
+
+    async fn create_upload(&self, u: &NewUpload) -> CatalogResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        insert_file_row(&mut tx, &u.file, "uploading", now).await?;
+        sqlx::query(
+            "INSERT INTO uploads (id, file_id, owner, kind, length, chunk_size, \"offset\", \
+             auto_process, upload_metadata, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $10)",
+        )
+        .bind(&u.id)
+        .bind(&u.file.id)
+        .bind(&u.file.owner)
+        .bind(u.kind.as_str())
+        .bind(u.length)
+        .bind(u.chunk_size)
+        .bind(u.auto_process)
+        .bind(&u.upload_metadata)
+        .bind(u.expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_upload(&self, owner: &str, upload_id: &str) -> CatalogResult<UploadRecord> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1 AND owner = $2");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(upload_id)
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn get_upload_by_file(&self, owner: &str, file_id: &str) -> CatalogResult<UploadRecord> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE file_id = $1 AND owner = $2");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(file_id)
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn put_upload_part(
+        &self,
+        part: &UploadPart,
+        expires_at: i64,
+    ) -> CatalogResult<Option<String>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The upload's row lock makes concurrent puts (and a lock being taken) take turns, so
+        // each put sees, and returns, the key the previous one stored; and no part is added
+        // after a completion took the lock and listed the parts.
+        let locked: bool = sqlx::query_scalar(
+            "SELECT lock_token IS NOT NULL AND lock_expires_at > $2 FROM uploads WHERE id = $1 \
+             FOR UPDATE",
+        )
+        .bind(&part.upload_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if locked {
+            return Err(CatalogError::Conflict(
+                "another request holds the upload's lock".into(),
+            ));
+        }
+        let replaced: Option<String> = sqlx::query_scalar(
+            "SELECT storage_key FROM upload_parts WHERE upload_id = $1 AND part_number = $2",
+        )
+        .bind(&part.upload_id)
+        .bind(part.part_number)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO upload_parts (upload_id, part_number, size, etag, storage_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (upload_id, part_number) DO UPDATE SET size = excluded.size, \
+             etag = excluded.etag, storage_key = excluded.storage_key, \
+             created_at = excluded.created_at",
+        )
+        .bind(&part.upload_id)
+        .bind(part.part_number)
+        .bind(part.size)
+        .bind(&part.etag)
+        .bind(&part.storage_key)
+        .bind(part.created_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE uploads SET \"offset\" = \
+             (SELECT COALESCE(SUM(size), 0) FROM upload_parts WHERE upload_id = $1), \
+             expires_at = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(&part.upload_id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // A part stored again under the same key replaced no blob: nothing to delete.
+        Ok(replaced.filter(|key| *key != part.storage_key))
+    }
+
+    async fn list_upload_parts(&self, upload_id: &str) -> CatalogResult<Vec<UploadPart>> {
+        Ok(sqlx::query_as(
+            "SELECT upload_id, part_number, size, etag, storage_key, created_at \
+             FROM upload_parts WHERE upload_id = $1 ORDER BY part_number",
+        )
+        .bind(upload_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn lock_upload(
+        &self,
+        upload_id: &str,
+        token: &str,
+        lease: Duration,
+    ) -> CatalogResult<UploadRecord> {
+        let now = now_ms();
+        // One conditional UPDATE: a concurrent lock waits for the row and re-checks the
+        // condition against the row as the other left it.
+        let sql = format!(
+            "UPDATE uploads SET lock_token = $1, lock_expires_at = $2 \
+             WHERE id = $3 AND (lock_token IS NULL OR lock_expires_at <= $4 OR lock_token = $1) \
+             RETURNING {UPLOAD_COLUMNS}"
+        );
+        let mut conn = self.pool.acquire().await?;
+        let locked: Option<UploadRecord> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(token)
+            .bind(now.saturating_add(ms(lease)))
+            .bind(upload_id)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?;
+        match locked {
+            Some(upload) => Ok(upload),
+            None => Err(missing_or_locked(&mut conn, upload_id).await?),
+        }
+    }
+
+    async fn renew_upload_lock(
+        &self,
+        upload_id: &str,
+        token: &str,
+        lease: Duration,
+    ) -> CatalogResult<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE uploads SET lock_expires_at = $1 WHERE id = $2 AND lock_token = $3",
+        )
+        .bind(now.saturating_add(ms(lease)))
+        .bind(upload_id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unlock_upload(&self, upload_id: &str, token: &str) -> CatalogResult<()> {
+        sqlx::query(
+            "UPDATE uploads SET lock_token = NULL, lock_expires_at = NULL \
+             WHERE id = $1 AND lock_token = $2",
+        )
+        .bind(upload_id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn append_upload_segment(
+        &self,
+        upload_id: &str,
+        token: &str,
+        part: Option<&UploadPart>,
+        length: Option<i64>,
+        expires_at: i64,
+    ) -> CatalogResult<UploadRecord> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let holder: Option<String> =
+            sqlx::query_scalar("SELECT lock_token FROM uploads WHERE id = $1 FOR UPDATE")
+                .bind(upload_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        // The same token still holds a lapsed lock as long as nobody else took it.
+        if holder.as_deref() != Some(token) {
+            return Err(CatalogError::Conflict(
+                "the request no longer holds the upload's lock".into(),
+            ));
+        }
+        let added = match part {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO upload_parts (upload_id, part_number, size, etag, storage_key, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(upload_id)
+                .bind(p.part_number)
+                .bind(p.size)
+                .bind(&p.etag)
+                .bind(&p.storage_key)
+                .bind(p.created_at)
+                .execute(&mut *tx)
+                .await?;
+                p.size
+            }
+            None => 0,
+        };
+        let sql = format!(
+            "UPDATE uploads SET \"offset\" = \"offset\" + $1, length = COALESCE(length, $2), \
+             expires_at = $3, updated_at = $4, lock_token = NULL, lock_expires_at = NULL \
+             WHERE id = $5 RETURNING {UPLOAD_COLUMNS}"
+        );
+        let upload: UploadRecord = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(added)
+            .bind(length)
+            .bind(expires_at)
+            .bind(now)
+            .bind(upload_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(upload)
+    }
+
+    async fn finish_upload(
+        &self,
+        upload_id: &str,
+        token: &str,
+        facts: &FinishedUpload,
+        enqueue: Option<u32>,
+    ) -> CatalogResult<Option<String>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // Rows are locked file first, then upload, the order in which `delete_file` reaches
+        // them through its cascade: the other order could deadlock with it.
+        let file_id: String = sqlx::query_scalar("SELECT file_id FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // NO KEY UPDATE: the job inserted below checks its foreign key against this row.
+        let file_status: String =
+            sqlx::query_scalar("SELECT status FROM files WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(&file_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let holder: Option<String> =
+            sqlx::query_scalar("SELECT lock_token FROM uploads WHERE id = $1 FOR UPDATE")
+                .bind(upload_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if holder.as_deref() != Some(token) {
+            return Err(CatalogError::Conflict(
+                "the request no longer holds the upload's lock".into(),
+            ));
+        }
+        if file_status != "uploading" {
+            return Err(CatalogError::Conflict(format!("the file is {file_status}")));
+        }
+        let status = if enqueue.is_some() {
+            "queued"
+        } else {
+            "pending"
+        };
+        sqlx::query(
+            "UPDATE files SET file_type = $1, content_type = $2, size = $3, sha256 = $4, \
+             status = $5, uploaded_at = $6, updated_at = $6 WHERE id = $7",
+        )
+        .bind(&facts.file_type)
+        .bind(&facts.content_type)
+        .bind(facts.size)
+        .bind(&facts.sha256)
+        .bind(status)
+        .bind(now)
+        .bind(&file_id)
+        .execute(&mut *tx)
+        .await?;
+        let job_id = match enqueue {
+            Some(max_attempts) => {
+                let id = uuid::Uuid::now_v7().to_string();
+                insert_job(&mut tx, &id, &file_id, max_attempts, "{}", now).await?;
+                notify_jobs(&mut tx).await?;
+                Some(id)
+            }
+            None => None,
+        };
+        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(job_id)
+    }
+
+    async fn delete_upload(&self, upload_id: &str) -> CatalogResult<UploadRecord> {
+        let mut tx = self.pool.begin().await?;
+        // File row first, then upload row, as in `finish_upload`.
+        let file_id: String = sqlx::query_scalar("SELECT file_id FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let file_status: String =
+            sqlx::query_scalar("SELECT status FROM files WHERE id = $1 FOR UPDATE")
+                .bind(&file_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        // A file that left `uploading` is not an upload's to delete (its blob may be live).
+        if file_status != "uploading" {
+            return Err(CatalogError::Conflict(format!("the file is {file_status}")));
+        }
+        let sql = format!("DELETE FROM uploads WHERE id = $1 RETURNING {UPLOAD_COLUMNS}");
+        let upload: UploadRecord = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(upload_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // The parts went with the upload (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM files WHERE id = $1")
+            .bind(&file_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(upload)
+    }
+
+    async fn expired_uploads(&self, now: i64, limit: i64) -> CatalogResult<Vec<UploadRecord>> {
+        let sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads \
+             WHERE expires_at < $1 AND (lock_token IS NULL OR lock_expires_at <= $1) \
+             ORDER BY expires_at, id LIMIT $2"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+/// Insert a file row with `status`, uploaded and updated `now`.
+async fn insert_file_row(
+    tx: &mut sqlx::PgConnection,
+    f: &NewFile,
+    status: &str,
+    now: i64,
+) -> CatalogResult<()> {
+    sqlx::query(
+        "INSERT INTO files (id, owner, filename, file_type, content_type, size, sha256, status, \
+         purpose, metadata, storage_key, uploaded_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+    )
+    .bind(&f.id)
+    .bind(&f.owner)
+    .bind(&f.filename)
+    .bind(&f.file_type)
+    .bind(&f.content_type)
+    .bind(f.size)
+    .bind(&f.sha256)
+    .bind(status)
+    .bind(&f.purpose)
+    .bind(f.metadata.to_string())
+    .bind(&f.storage_key)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Why a statement conditional on an upload's lock changed nothing: the upload is gone
+/// ([`CatalogError::NotFound`]) or another request holds its lock ([`CatalogError::Conflict`]).
+async fn missing_or_locked(
+    conn: &mut sqlx::PgConnection,
+    upload_id: &str,
+) -> CatalogResult<CatalogError> {
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM uploads WHERE id = $1")
+        .bind(upload_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match exists {
+        Some(_) => CatalogError::Conflict("another request holds the upload's lock".into()),
+        None => CatalogError::NotFound,
+    })
 }
 
 async fn insert_job(

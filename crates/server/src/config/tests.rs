@@ -574,3 +574,57 @@ fn thumbnail_sizes_out_of_range_stop_start_up_naming_the_key() {
         "{message}"
     );
 }
+
+#[test]
+fn s3_addressing_and_minio_tls_follow_their_variables() {
+    let s = from_env(&[("STORAGE_PROVIDER", "s3"), ("S3_BUCKET", "b")]).unwrap();
+    assert_eq!(s.storage.endpoint_url(), None);
+    assert!(!s.storage.path_style(), "AWS itself: virtual-hosted");
+    let s = from_env(&[
+        ("STORAGE_PROVIDER", "s3"),
+        ("S3_BUCKET", "b"),
+        ("S3_ENDPOINT", "https://s3.example.com"),
+        ("S3_FORCE_PATH_STYLE", "false"),
+    ])
+    .unwrap();
+    assert!(!s.storage.path_style());
+    assert!(!s.storage.allow_http());
+    let s = from_env(&[
+        ("STORAGE_PROVIDER", "minio"),
+        ("MINIO_BUCKET", "b"),
+        ("MINIO_ENDPOINT", "minio:9000"),
+        ("MINIO_USE_SSL", "false"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.storage.endpoint_url().as_deref(),
+        Some("http://minio:9000")
+    );
+    assert!(s.storage.path_style());
+    assert!(s.storage.allow_http());
+    let s = from_env(&[
+        ("STORAGE_PROVIDER", "minio"),
+        ("MINIO_BUCKET", "b"),
+        ("MINIO_ENDPOINT", "minio:9000"),
+        ("MINIO_USE_SSL", "true"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.storage.endpoint_url().as_deref(),
+        Some("https://minio:9000")
+    );
+    assert!(!s.storage.allow_http());
+    let message = err(from_env(&[
+        ("STORAGE_PROVIDER", "minio"),
+        ("MINIO_BUCKET", "b"),
+        ("MINIO_ENDPOINT", "http://minio:9000"),
+        ("MINIO_USE_SSL", "true"),
+    ]));
+    assert!(message.contains("storage.use_ssl"), "{message}");
+    let message = err(from_env(&[
+        ("STORAGE_PROVIDER", "s3"),
+        ("S3_BUCKET", "b"),
+        ("S3_ENDPOINT", "ftp://x"),
+    ]));
+    assert!(message.contains("storage.endpoint"), "{message}");
+}

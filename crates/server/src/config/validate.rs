@@ -103,6 +103,11 @@ impl Settings {
             ("server.shutdown_timeout", server.shutdown_timeout),
             ("database.acquire_timeout", db.acquire_timeout),
             ("redis.cache_ttl", redis.cache_ttl),
+            ("storage.upload_expiry", storage.upload_expiry),
+            (
+                "storage.upload_cleanup_interval",
+                storage.upload_cleanup_interval,
+            ),
             ("processing.timeout", processing.timeout),
             ("processing.retry_backoff", processing.retry_backoff),
             ("processing.lease_duration", processing.lease_duration),
@@ -120,6 +125,7 @@ impl Settings {
         }
         let counts = [
             ("server.max_upload_size", server.max_upload_size),
+            ("storage.chunk_size", storage.chunk_size),
             ("database.max_connections", u64::from(db.max_connections)),
             (
                 "processing.worker_count",
@@ -213,14 +219,25 @@ impl Settings {
                 "the MinIO server's URL (MINIO_ENDPOINT), since storage.provider is minio";
             return Some(Problem::new("storage.endpoint", "(unset)".into(), expected));
         }
-        if let Some(endpoint) = &storage.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Some(Problem::text(
-                "storage.endpoint",
-                endpoint,
-                "an http:// or https:// URL",
-            ));
+        if let Some(endpoint) = &storage.endpoint {
+            let scheme = endpoint.split_once("://").map(|(scheme, _)| scheme);
+            if !matches!(scheme, None | Some("http" | "https")) || endpoint.trim().is_empty() {
+                return Some(Problem::text(
+                    "storage.endpoint",
+                    endpoint,
+                    "an http:// or https:// URL, or host:port (the scheme then from storage.use_ssl)",
+                ));
+            }
+            let with_tls = scheme.map(|s| s == "https");
+            if let (Some(with_tls), Some(use_ssl)) = (with_tls, storage.use_ssl)
+                && with_tls != use_ssl
+            {
+                return Some(Problem::text(
+                    "storage.use_ssl",
+                    &use_ssl.to_string(),
+                    &format!("unset or {with_tls}, since storage.endpoint is {endpoint}"),
+                ));
+            }
         }
         if storage.provider == StorageProvider::Local && storage.local_path.as_os_str().is_empty() {
             return Some(Problem::text("storage.local_path", "", "a directory"));

@@ -6,7 +6,10 @@
 //! [`sniff::SNIFF_LEN`] bytes before anything is stored. Past the limit the upload is aborted
 //! (nothing partial stays in the store) and the request ends with 413 at once.
 
+pub mod chunked;
+pub mod resumable;
 pub mod sniff;
+pub mod tus;
 
 use axum::extract::Multipart;
 use axum::extract::multipart::Field;
@@ -164,7 +167,7 @@ async fn store_file(
 
 /// Check the type on the first bytes, then open the upload and write them; the upload and the
 /// type.
-async fn start(
+pub(crate) async fn start(
     state: &AppState,
     key: &str,
     head: &[u8],
@@ -178,25 +181,40 @@ async fn start(
 
 fn detect(state: &AppState, head: &[u8], filename: &str) -> Result<FileType, ApiError> {
     let prefix = &head[..head.len().min(sniff::SNIFF_LEN)];
+    sniff::detect(prefix, filename, policy(state)).map_err(refused)
+}
+
+/// The type `filename` claims, checked against the extension policy before any byte arrives.
+///
+/// # Errors
+/// 415 `blocked_extension` or `unsupported_type`.
+pub(crate) fn claim(state: &AppState, filename: &str) -> Result<FileType, ApiError> {
+    sniff::claim(filename, policy(state)).map_err(refused)
+}
+
+fn policy(state: &AppState) -> sniff::ExtensionPolicy<'_> {
     let security = &state.settings.security;
-    let policy = sniff::ExtensionPolicy {
+    sniff::ExtensionPolicy {
         allowed: &security.allowed_extensions,
         blocked: &security.blocked_extensions,
-    };
-    sniff::detect(prefix, filename, policy).map_err(|e| ApiError::UnsupportedType {
+    }
+}
+
+fn refused(e: sniff::SniffError) -> ApiError {
+    ApiError::UnsupportedType {
         code: e.code(),
         message: e.to_string(),
-    })
+    }
 }
 
 /// The last path component of a client's file name, checked for length and control characters.
-fn clean_filename(raw: Option<&str>, max_len: usize) -> Result<String, ApiError> {
+pub(crate) fn clean_filename(raw: Option<&str>, max_len: usize) -> Result<String, ApiError> {
     let raw = raw.unwrap_or_default();
     let name = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
     if name.is_empty() || name == "." || name == ".." {
         return Err(ApiError::bad_request(
             "invalid_filename",
-            "the file field needs a file name",
+            "the upload needs a file name (the file field's filename, or filename)",
         ));
     }
     if name.len() > max_len {
@@ -231,7 +249,7 @@ async fn text_field(mut field: Field<'_>) -> Result<String, ApiError> {
     })
 }
 
-fn parse_bool(s: &str) -> Result<bool, ApiError> {
+pub(crate) fn parse_bool(s: &str) -> Result<bool, ApiError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -242,7 +260,7 @@ fn parse_bool(s: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn parse_metadata(s: &str) -> Result<serde_json::Value, ApiError> {
+pub(crate) fn parse_metadata(s: &str) -> Result<serde_json::Value, ApiError> {
     match serde_json::from_str::<serde_json::Value>(s) {
         Ok(v @ serde_json::Value::Object(_)) => Ok(v),
         _ => Err(ApiError::bad_request(

@@ -61,6 +61,34 @@ impl ExtensionPolicy<'_> {
     };
 }
 
+/// The type a file named `filename` claims before any of its bytes arrive (a chunked or tus
+/// upload is checked by name at its start, and by its bytes at its completion with [`detect`]).
+///
+/// # Errors
+/// [`SniffError::Blocked`] for an extension the policy refuses, [`SniffError::Unsupported`] for
+/// one that names no type fileproc takes.
+pub fn claim(filename: &str, policy: ExtensionPolicy<'_>) -> Result<FileType, SniffError> {
+    check_extension(filename, policy)?;
+    FileType::from_extension(filename).ok_or_else(|| {
+        SniffError::Unsupported(format!(
+            "{filename:?} names no type fileproc takes (.csv, .tsv, .txt, .pdf, .docx, .xlsx, \
+             .jpg, .png, .webp)"
+        ))
+    })
+}
+
+fn check_extension(filename: &str, policy: ExtensionPolicy<'_>) -> Result<(), SniffError> {
+    let extension = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let listed = |list: &[String]| list.iter().any(|e| e.eq_ignore_ascii_case(&extension));
+    if listed(policy.blocked) || !(policy.allowed.is_empty() || listed(policy.allowed)) {
+        return Err(SniffError::Blocked(extension));
+    }
+    Ok(())
+}
+
 /// The type of a file named `filename` whose first bytes are `prefix` (up to [`SNIFF_LEN`]).
 ///
 /// # Errors
@@ -70,14 +98,7 @@ pub fn detect(
     filename: &str,
     policy: ExtensionPolicy<'_>,
 ) -> Result<FileType, SniffError> {
-    let extension = filename
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    let listed = |list: &[String]| list.iter().any(|e| e.eq_ignore_ascii_case(&extension));
-    if listed(policy.blocked) || !(policy.allowed.is_empty() || listed(policy.allowed)) {
-        return Err(SniffError::Blocked(extension));
-    }
+    check_extension(filename, policy)?;
     let claimed = FileType::from_extension(filename);
     // An OLE2 compound file named .docx or .xlsx is most often a password-protected Office file
     // (MS-OFFCRYPTO: the encrypted OOXML package inside an OLE2 container), else a legacy
@@ -168,6 +189,29 @@ mod tests {
         assert_eq!(detect_with(b"id,name\n1,a\n", "a.csv"), Ok(FileType::Csv));
         assert_eq!(detect_with(b"", "empty.csv"), Ok(FileType::Csv));
         assert_eq!(detect_with(b"\xff\xfei\0d\0", "u16.tsv"), Ok(FileType::Csv));
+    }
+
+    #[test]
+    fn a_name_claims_its_type_before_the_bytes_arrive() {
+        let blocked = ["exe"].map(String::from);
+        let policy = ExtensionPolicy {
+            allowed: &[],
+            blocked: &blocked,
+        };
+        assert_eq!(claim("Report.PDF", policy), Ok(FileType::Pdf));
+        assert_eq!(claim("a.tsv", policy), Ok(FileType::Csv));
+        assert_eq!(
+            claim("setup.exe", policy).unwrap_err().code(),
+            "blocked_extension"
+        );
+        assert_eq!(
+            claim("notes.md", policy).unwrap_err().code(),
+            "unsupported_type"
+        );
+        assert_eq!(
+            claim("README", policy).unwrap_err().code(),
+            "unsupported_type"
+        );
     }
 
     #[test]

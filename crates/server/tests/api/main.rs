@@ -2,8 +2,11 @@
 
 mod helpers;
 
+mod chunked;
 mod csv_corpus;
 mod durability;
 mod files;
 mod formats;
+mod tus;
+mod tus_client;
 mod upload;

@@ -1,0 +1,292 @@
+//! `/api/v1/tus/`: the tus 1.0.0 resumable upload protocol
+//! (<https://tus.io/protocols/resumable-upload>): core (HEAD, PATCH, OPTIONS) and the creation,
+//! creation-with-upload, creation-defer-length, termination, checksum and expiration extensions.
+//! An upload's URL is `/api/v1/tus/{file_id}`: the id is the file's, for the rest of the API.
+//! The headers are read and written here; the semantics are in `ingest::tus`.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::error::ApiError;
+use super::extract::ApiPath;
+use crate::catalog::UploadRecord;
+use crate::ingest::resumable;
+use crate::ingest::resumable::ChecksumAlgorithm;
+use crate::ingest::tus::{self, Patch};
+use crate::state::{AppState, DEFAULT_OWNER};
+
+/// The protocol version spoken, the only one (`Tus-Resumable`, `Tus-Version`).
+pub const TUS_VERSION: &str = "1.0.0";
+/// The extensions supported (`Tus-Extension`).
+pub const TUS_EXTENSIONS: &str =
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration";
+/// The content type of a PATCH body (tus 1.0.0 core).
+const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+const TUS_VERSION_H: HeaderName = HeaderName::from_static("tus-version");
+const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");
+const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
+const TUS_CHECKSUM_ALGORITHM: HeaderName = HeaderName::from_static("tus-checksum-algorithm");
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
+const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
+const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
+const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
+
+/// The routes of this group.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tus", post(create).options(options))
+        .route("/api/v1/tus/", post(create).options(options))
+        .route(
+            "/api/v1/tus/{file_id}",
+            axum::routing::head(head)
+                .patch(patch)
+                .delete(terminate)
+                .options(options),
+        )
+        .layer(middleware::from_fn(tus_resumable))
+}
+
+/// Every answer carries `Tus-Resumable`; every request but OPTIONS must carry it with the
+/// version spoken, or gets 412 with `Tus-Version` (tus 1.0.0 core, "Tus-Resumable").
+async fn tus_resumable(request: Request, next: Next) -> Response {
+    let speaks = request
+        .headers()
+        .get(&TUS_RESUMABLE)
+        .is_some_and(|v| v.as_bytes() == TUS_VERSION.as_bytes());
+    let mut response = if request.method() == Method::OPTIONS || speaks {
+        next.run(request).await
+    } else {
+        let mut r = ApiError::TusVersion.into_response();
+        r.headers_mut()
+            .insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
+        r
+    };
+    response
+        .headers_mut()
+        .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+    response
+}
+
+async fn options(State(state): State<AppState>) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
+    headers.insert(TUS_EXTENSION, HeaderValue::from_static(TUS_EXTENSIONS));
+    headers.insert(TUS_MAX_SIZE, number(state.settings.server.max_upload_size));
+    headers.insert(
+        TUS_CHECKSUM_ALGORITHM,
+        HeaderValue::from_static(ChecksumAlgorithm::ADVERTISED),
+    );
+    (StatusCode::NO_CONTENT, headers).into_response()
+}
+
+fn number(n: impl std::fmt::Display) -> HeaderValue {
+    HeaderValue::from_str(&n.to_string()).unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// A non-negative integer header; `None` when absent.
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, ApiError> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_header",
+                        format!("{name} must be a non-negative integer"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// `Upload-Expires` as an RFC 9110 HTTP date.
+fn expires(upload: &UploadRecord) -> HeaderValue {
+    let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(upload.expires_at).unwrap_or(0));
+    number(httpdate::fmt_http_date(at))
+}
+
+/// The headers that describe an upload's state (HEAD, and the ends of POST and PATCH).
+fn upload_headers(upload: &UploadRecord) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(UPLOAD_OFFSET, number(upload.offset));
+    match upload.length {
+        Some(length) => headers.insert(UPLOAD_LENGTH, number(length)),
+        None => headers.insert(UPLOAD_DEFER_LENGTH, HeaderValue::from_static("1")),
+    };
+    headers.insert(UPLOAD_EXPIRES, expires(upload));
+    headers
+}
+
+fn is_offset_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(OFFSET_OCTET_STREAM))
+}
+
+/// `Upload-Checksum: <algorithm> <Base64 digest>`.
+fn checksum(headers: &HeaderMap) -> Result<Option<(ChecksumAlgorithm, Vec<u8>)>, ApiError> {
+    let Some(value) = headers.get(&UPLOAD_CHECKSUM) else {
+        return Ok(None);
+    };
+    let bad = |m: &str| ApiError::bad_request("invalid_checksum", m.to_owned());
+    let text = value
+        .to_str()
+        .map_err(|_| bad("Upload-Checksum is not text"))?;
+    let (name, digest) = text
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| bad("Upload-Checksum must be an algorithm and a Base64 digest"))?;
+    let algorithm = ChecksumAlgorithm::parse(name).ok_or_else(|| {
+        bad(&format!(
+            "checksum algorithm {name:?} is not supported; use one of {}",
+            ChecksumAlgorithm::ADVERTISED
+        ))
+    })?;
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(digest.trim())
+        .map_err(|_| bad("the Upload-Checksum digest is not Base64"))?;
+    Ok(Some((algorithm, digest)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let length = header_u64(&headers, &UPLOAD_LENGTH)?;
+    let deferred = headers
+        .get(&UPLOAD_DEFER_LENGTH)
+        .map(|v| v.as_bytes() == b"1");
+    let length = match (length, deferred) {
+        (Some(l), None) => Some(l),
+        (None, Some(true)) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_header",
+                "send Upload-Length, or Upload-Defer-Length: 1 to give it later, not both",
+            ));
+        }
+    };
+    let metadata = headers
+        .get(&UPLOAD_METADATA)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError::bad_request("invalid_metadata", "Upload-Metadata is not ASCII")
+            })
+        })
+        .transpose()?;
+    let mut upload = tus::create(&state, DEFAULT_OWNER, length, metadata).await?;
+    // creation-with-upload: the body, if any, is the first PATCH.
+    if is_offset_stream(&headers) {
+        let patch = Patch {
+            offset: 0,
+            length: None,
+            checksum: checksum(&headers)?,
+        };
+        upload = tus::append(&state, &upload.id, patch, body.into_data_stream()).await?;
+    } else {
+        tus::complete_if_done(&state, &upload).await?;
+    }
+    let mut response_headers = upload_headers(&upload);
+    let location = format!("/api/v1/tus/{}", upload.file_id);
+    response_headers.insert(header::LOCATION, number(location));
+    Ok((StatusCode::CREATED, response_headers).into_response())
+}
+
+async fn head(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let mut headers = match tus::find(&state, DEFAULT_OWNER, &file_id).await? {
+        Ok(upload) => {
+            // Every byte is here but the completion did not happen (the instance stopped
+            // between the last PATCH and the end of the assembly): finish it now.
+            tus::complete_if_done(&state, &upload).await?;
+            let mut headers = upload_headers(&upload);
+            if let Some(meta) = upload
+                .upload_metadata
+                .as_deref()
+                .and_then(|m| HeaderValue::from_str(m).ok())
+            {
+                headers.insert(UPLOAD_METADATA, meta);
+            }
+            headers
+        }
+        Err(finished) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(UPLOAD_OFFSET, number(finished.size));
+            headers.insert(UPLOAD_LENGTH, number(finished.size));
+            headers
+        }
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((StatusCode::OK, headers).into_response())
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if !is_offset_stream(&headers) {
+        return Err(ApiError::UnsupportedType {
+            code: "invalid_content_type",
+            message: format!("a PATCH body must be sent as Content-Type: {OFFSET_OCTET_STREAM}"),
+        });
+    }
+    let offset = header_u64(&headers, &UPLOAD_OFFSET)?
+        .ok_or_else(|| ApiError::bad_request("invalid_header", "Upload-Offset is required"))?;
+    let patch = Patch {
+        offset,
+        length: header_u64(&headers, &UPLOAD_LENGTH)?,
+        checksum: checksum(&headers)?,
+    };
+    let upload = match tus::find(&state, DEFAULT_OWNER, &file_id).await? {
+        Ok(upload) => upload,
+        Err(finished) => {
+            return Err(ApiError::Conflict {
+                code: "offset_mismatch",
+                message: format!(
+                    "the upload is complete: all {} bytes are here",
+                    finished.size
+                ),
+            });
+        }
+    };
+    let after = tus::append(&state, &upload.id, patch, body.into_data_stream()).await?;
+    Ok((StatusCode::NO_CONTENT, upload_headers(&after)).into_response())
+}
+
+async fn terminate(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    match tus::find(&state, DEFAULT_OWNER, &file_id).await? {
+        Ok(upload) => {
+            resumable::remove(&state, &upload).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        // A finished upload is a file: removed with DELETE /api/v1/files/{id}.
+        Err(_) => Err(ApiError::Conflict {
+            code: "upload_finished",
+            message: "the upload is complete; delete the file with DELETE /api/v1/files/{id}"
+                .into(),
+        }),
+    }
+}

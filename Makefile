@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration fuzz-smoke lint format build migrate-up migrate-down clean
+.PHONY: run test test-integration fuzz-smoke upload-bench lint format build migrate-up migrate-down clean
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -17,6 +17,13 @@ test-integration:
 # Fuzz every format analyzer for FUZZ_SECONDS (15) each; stable toolchain, installs cargo-fuzz once.
 fuzz-smoke:
 	scripts/fuzz-smoke.sh
+
+# Upload throughput and server RSS on loopback: 1 GiB through multipart, chunked and tus, 3 runs
+# each, against the release binary (a temporary SQLite + local-files stack; needs ~2.3 GB free
+# in the temp dir). Options after --, e.g. make upload-bench BENCH_ARGS="--size 256MiB --runs 5".
+upload-bench:
+	cargo build --release -p fileproc --bin fileproc
+	cargo run --release -p fileproc --example upload_bench -- $(BENCH_ARGS)
 
 lint:
 	cargo fmt --all -- --check

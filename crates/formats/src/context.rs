@@ -86,6 +86,17 @@ pub struct Progress {
     pub bytes_done: u64,
     /// The input's size in bytes, when known.
     pub bytes_total: Option<u64>,
+    /// The format's own units done, when it counts some (rows, pages, sheets).
+    pub items: Option<Items>,
+}
+
+/// A count of a format's own units: `done` of `total` (when known) `unit`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Items {
+    pub done: u64,
+    pub total: Option<u64>,
+    /// Plural noun: `rows`, `pages`, `sheets`.
+    pub unit: &'static str,
 }
 
 /// Receives every record of a tabular format, in order, as its raw (UTF-8 decoded) fields; `None`
@@ -162,6 +173,17 @@ impl Context<'_> {
         (self.progress)(Progress {
             bytes_done,
             bytes_total,
+            items: None,
+        });
+    }
+
+    /// Report progress with a count of the format's own units (rows read, pages done...).
+    pub fn report_items(&mut self, bytes_done: u64, items: Items) {
+        let bytes_total = self.size;
+        (self.progress)(Progress {
+            bytes_done,
+            bytes_total,
+            items: Some(items),
         });
     }
 }

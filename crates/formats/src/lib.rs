@@ -19,7 +19,7 @@ pub mod pdf;
 pub mod thumbnail;
 pub mod xlsx;
 
-pub use context::{Context, DiscardRecords, Limits, Progress, RecordSink};
+pub use context::{Context, DiscardRecords, Items, Limits, Progress, RecordSink};
 pub use error::FormatError;
 pub use file_type::FileType;
 pub use thumbnail::{EncodedImage, ImageFormat, Thumbnail};

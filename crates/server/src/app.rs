@@ -11,6 +11,7 @@ use crate::blob::BlobStore;
 use crate::cache::ResultCache;
 use crate::catalog::{Catalog, PostgresCatalog, SqliteCatalog};
 use crate::config::{CatalogUrl, Settings, StorageProvider};
+use crate::events::EventBus;
 use crate::queue::{QueueHandle, WorkerPool};
 use crate::state::AppState;
 
@@ -81,6 +82,21 @@ pub fn open_cache(settings: &Settings) -> anyhow::Result<ResultCache> {
     }
 }
 
+/// Open the event bus: over Redis pub/sub when Redis is configured (so every instance's clients
+/// see every instance's events), else in process.
+///
+/// # Errors
+/// The Redis URL is not valid.
+pub fn open_event_bus(settings: &Settings) -> anyhow::Result<EventBus> {
+    let backlog = settings.websocket.event_backlog as usize;
+    match settings.redis.connection_url() {
+        Some(url) => {
+            EventBus::redis(url.expose_secret(), backlog).context("opening the Redis event bus")
+        }
+        None => Ok(EventBus::in_process(backlog)),
+    }
+}
+
 /// Wake this instance's workers when any instance signals work (PostgreSQL `LISTEN/NOTIFY`);
 /// workers poll as well, so this only shortens the wait.
 async fn forward_job_signals(state: &AppState) {
@@ -124,6 +140,10 @@ impl Application {
             blobs,
             cache: open_cache(&settings)?,
             queue: QueueHandle::default(),
+            events: open_event_bus(&settings)?,
+            connections: Arc::new(tokio::sync::Semaphore::new(
+                settings.websocket.max_connections as usize,
+            )),
         };
         let listener = TcpListener::bind(settings.server.bind_address())
             .await

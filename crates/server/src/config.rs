@@ -341,7 +341,8 @@ impl StorageSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct ProcessingSettings {
-    /// Workers per instance (`PROCESSING_WORKER_COUNT`); at least 1. Default 4.
+    /// Workers per instance (`PROCESSING_WORKER_COUNT`). 0 makes an instance that serves the
+    /// API and runs no jobs (others sharing the catalog run them). Default 4.
     pub worker_count: u32,
     /// Longest a job may run before it is failed (`PROCESSING_TIMEOUT`, duration). Default 300 s.
     #[serde(deserialize_with = "units::duration")]
@@ -486,14 +487,24 @@ impl Default for MonitoringSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct WebSocketSettings {
-    /// How often the server pings each client (duration). Default 30 s.
-    #[serde(deserialize_with = "units::duration")]
-    pub ping_interval: Duration,
-    /// A client that has not answered for this long is dropped (duration). Default 60 s.
+    /// How often the server pings each client (duration; also read as `ping_interval`, the
+    /// replaced service's name). Default 54 s, nine tenths of `pong_timeout`.
+    #[serde(deserialize_with = "units::duration", alias = "ping_interval")]
+    pub ping_period: Duration,
+    /// The read deadline: a client not heard from (pong or message) for this long is dropped
+    /// (duration). Default 60 s.
     #[serde(deserialize_with = "units::duration")]
     pub pong_timeout: Duration,
-    /// Most open WebSocket connections per instance. Default 1000.
+    /// The write deadline: a client that does not take a frame within this long is dropped
+    /// (duration). Default 10 s.
+    #[serde(deserialize_with = "units::duration")]
+    pub write_timeout: Duration,
+    /// Most open WebSocket and SSE connections per instance; beyond it the upgrade is refused
+    /// with 503. Default 1000.
     pub max_connections: u32,
+    /// Events a connection may fall behind by before it loses intermediate ones and catches up
+    /// from the catalog (its last frame still agrees with the status). Default 4096.
+    pub event_backlog: u32,
     /// Largest message accepted from a client, in bytes. Default 64 KiB.
     #[serde(deserialize_with = "units::byte_size")]
     pub max_message_size: u64,
@@ -508,9 +519,11 @@ pub struct WebSocketSettings {
 impl Default for WebSocketSettings {
     fn default() -> Self {
         WebSocketSettings {
-            ping_interval: Duration::from_secs(30),
+            ping_period: Duration::from_secs(54),
             pong_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
             max_connections: 1000,
+            event_backlog: 4096,
             max_message_size: 64 * 1024,
             read_buffer_size: 128 * 1024,
             write_buffer_size: 128 * 1024,

@@ -2,8 +2,9 @@
 //!
 //! The parts follow the data flow of `DESIGN.md` section 1 (see `ARCHITECTURE.md`):
 //! [`api`] → [`ingest`] → [`blob`] + [`catalog`] → [`queue`] → [`pipeline`] (which calls the
-//! `fileproc-formats` crate) → [`catalog`], [`records`], [`cache`]. [`app`] wires them; [`cli`]
-//! is the `fileproc` command.
+//! `fileproc-formats` crate) → [`catalog`], [`records`], [`cache`]; what happens on the way is
+//! published as [`events`] to WebSocket and SSE clients. [`app`] wires them; [`cli`] is the
+//! `fileproc` command.
 
 pub mod api;
 pub mod app;
@@ -12,6 +13,7 @@ pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod ingest;
 pub mod pipeline;
 pub mod queue;

@@ -10,29 +10,79 @@ use futures::TryStreamExt;
 use serde_json::{Value, json};
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::blob::BlobStore;
-use crate::catalog::{ClaimedJob, FileRecord, StoredResult};
+use crate::catalog::{FileRecord, StoredResult};
+use crate::events::{ProgressReport, Step};
 use crate::records::RecordWriter;
 use crate::state::AppState;
 
-/// How far a job has read its input, shared by the analyzer's thread and the lease keeper.
+/// How far a job is: its step, and how much of its input the analyzer has read; shared by the
+/// analyzer's thread, the pipeline and the lease keeper (which reports it).
 #[derive(Debug, Default)]
 pub struct JobProgress {
     /// Bytes of the input consumed.
     pub bytes_done: AtomicU64,
     /// The input's size in bytes, once the pipeline knows it (0 before).
     pub bytes_total: AtomicU64,
+    /// The step, as an index into [`STEPS`].
+    step: AtomicU8,
+    /// The analyzer's count of its own units (rows, pages, sheets), when it gives one.
+    pub items: std::sync::Mutex<Option<fileproc_formats::Items>>,
 }
 
+/// The steps of processing, in order (`DESIGN.md` section 5), with the share of the whole job
+/// done when each starts: extraction takes the job from 0 to 0.9 as the input is read.
+const STEPS: [(Step, f64); 4] = [
+    (Step::Validation, 0.0),
+    (Step::Extraction, 0.0),
+    (Step::Thumbnail, 0.92),
+    (Step::Storage, 0.96),
+];
+
 impl JobProgress {
-    /// The fraction done, 0..1, or `None` while the size is unknown.
+    /// The fraction of the input read, 0..1, or `None` while the size is unknown.
     pub fn fraction(&self) -> Option<f64> {
         let total = self.bytes_total.load(Ordering::Relaxed);
         (total > 0).then(|| self.bytes_done.load(Ordering::Relaxed) as f64 / total as f64)
+    }
+
+    /// Move on to `step` (never back).
+    pub fn enter(&self, step: Step) {
+        if let Some(i) = STEPS.iter().position(|(s, _)| *s == step) {
+            self.step
+                .fetch_max(u8::try_from(i).unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+
+    /// The step and the job's progress, 0..1 (below 1 until the job completes).
+    pub fn report(&self) -> ProgressReport {
+        let i = usize::from(self.step.load(Ordering::Relaxed)).min(STEPS.len() - 1);
+        let (step, start) = STEPS[i];
+        let read = self.fraction().unwrap_or(0.0).clamp(0.0, 1.0);
+        let progress = match step {
+            Step::Extraction => read * 0.9,
+            _ => start,
+        };
+        let total = self.bytes_total.load(Ordering::Relaxed);
+        let items = match step {
+            Step::Extraction => self.items.lock().ok().and_then(|i| *i),
+            _ => None,
+        };
+        let message = items.map(|i| match i.total {
+            Some(total) => format!("{} of {total} {}", i.done, i.unit),
+            None => format!("{} {}", i.done, i.unit),
+        });
+        ProgressReport {
+            step,
+            progress: Some(progress.min(0.99)),
+            message,
+            bytes_done: self.bytes_done.load(Ordering::Relaxed).min(total.max(1)),
+            bytes_total: (total > 0).then_some(total),
+        }
     }
 }
 
@@ -80,22 +130,19 @@ impl From<FormatError> for JobError {
     }
 }
 
-/// Process the file of `job`; `progress` is advanced as the analyzer reads, `cancel` stops it.
+/// Process `file` (the file of a claimed job); `progress` is advanced as the analyzer reads,
+/// `cancel` stops it.
 ///
 /// # Errors
 /// A [`JobError`] saying what failed and whether to retry.
 pub async fn process(
     state: &AppState,
-    job: &ClaimedJob,
+    file: &FileRecord,
     cancel: Arc<AtomicBool>,
     progress: Arc<JobProgress>,
 ) -> Result<StoredResult, JobError> {
     let started = Instant::now();
-    let file = state
-        .catalog
-        .get_file_by_id(&job.file_id)
-        .await
-        .map_err(JobError::internal)?;
+    progress.enter(Step::Validation);
     let file_type = FileType::parse(&file.file_type)
         .ok_or_else(|| JobError::permanent("unsupported_format", "unknown file type"))?;
     let analyzer = fileproc_formats::analyzer_for(file_type).ok_or_else(|| {
@@ -105,7 +152,8 @@ pub async fn process(
         )
     })?;
     let limits = state.settings.processing.limits();
-    let input = open_input(state, &file, analyzer.access()).await?;
+    let input = open_input(state, file, analyzer.access()).await?;
+    progress.enter(Step::Extraction);
     let size = u64::try_from(file.size).ok();
     progress
         .bytes_total
@@ -115,7 +163,10 @@ pub async fn process(
         count,
         index,
         records_file,
-    } = analyze_off_executor(analyzer, input, limits, size, cancel, progress).await?;
+    } = analyze_off_executor(analyzer, input, limits, size, cancel, progress.clone()).await?;
+    progress.enter(Step::Thumbnail);
+    store_images(state, &file.id, &analysis).await?;
+    progress.enter(Step::Storage);
     let records_key = if count > 0 {
         let key = BlobStore::records_key(&file.id);
         store_records(state, &key, records_file).await?;
@@ -123,7 +174,6 @@ pub async fn process(
     } else {
         None
     };
-    store_images(state, &file.id, &analysis).await?;
     let elapsed = started.elapsed().as_millis() as u64;
     let result = result_json(
         Some(&file.id),
@@ -170,6 +220,9 @@ async fn analyze_off_executor(
             job_progress
                 .bytes_done
                 .store(p.bytes_done, Ordering::Relaxed);
+            if let (Some(items), Ok(mut slot)) = (p.items, job_progress.items.lock()) {
+                *slot = Some(items);
+            }
         };
         let analysis = run_analyzer(
             analyzer,
@@ -348,6 +401,35 @@ pub fn result_json(
 
 #[cfg(test)]
 mod tests {
+    use crate::events::Step;
+    use fileproc_formats::Items;
+
+    #[test]
+    fn job_progress_goes_through_the_steps_and_counts_the_analyzers_units() {
+        let p = JobProgress::default();
+        p.bytes_total.store(1000, Ordering::Relaxed);
+        p.bytes_done.store(500, Ordering::Relaxed);
+        assert_eq!(p.report().step, Step::Validation);
+        assert_eq!(p.report().progress, Some(0.0));
+        p.enter(Step::Extraction);
+        *p.items.lock().unwrap() = Some(Items {
+            done: 3,
+            total: Some(10),
+            unit: "pages",
+        });
+        let r = p.report();
+        assert_eq!((r.step, r.progress), (Step::Extraction, Some(0.45)));
+        assert_eq!(r.message.as_deref(), Some("3 of 10 pages"));
+        assert_eq!((r.bytes_done, r.bytes_total), (500, Some(1000)));
+        p.enter(Step::Storage);
+        p.enter(Step::Thumbnail);
+        let r = p.report();
+        assert_eq!(
+            (r.step, r.progress, r.message),
+            (Step::Storage, Some(0.96), None)
+        );
+    }
+
     use super::*;
     use fileproc_formats::{Access, Analyzer, Context, Input};
 

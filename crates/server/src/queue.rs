@@ -16,8 +16,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::catalog::{ClaimedJob, JobFailure};
+use crate::events::Event;
 use crate::pipeline::{self, JobError, JobProgress};
 use crate::state::AppState;
+
+/// How often a running job's progress is recorded and published.
+const PROGRESS_PERIOD: Duration = Duration::from_millis(250);
 
 /// Wakes workers and tells how many are alive.
 #[derive(Clone, Default)]
@@ -112,9 +116,27 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
             ),
             retry_in: None,
         };
-        record_failure(state, worker, &job, &failure).await;
+        let owner = owner_of(state, &job.file_id).await;
+        record_failure(state, worker, &job, owner.as_deref(), &failure).await;
         return;
     }
+    let file = match state.catalog.get_file_by_id(&job.file_id).await {
+        Ok(file) => file,
+        Err(e) => {
+            let failure = JobFailure {
+                code: "internal_error".into(),
+                message: format!("reading the file's row failed: {e}"),
+                retry_in: (job.attempts < job.max_attempts)
+                    .then(|| backoff(settings.retry_backoff, job.attempts)),
+            };
+            record_failure(state, worker, &job, None, &failure).await;
+            return;
+        }
+    };
+    let owner = file.owner.clone();
+    state
+        .events
+        .status_change(&owner, &job.file_id, Some("queued"), "processing");
     tracing::info!("job started");
     let started = Instant::now();
     let cancel = Arc::new(AtomicBool::new(false));
@@ -124,10 +146,11 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
         state.clone(),
         worker.to_owned(),
         job.clone(),
+        owner.clone(),
         progress.clone(),
         lease_lost.clone(),
     ));
-    let work = pipeline::process(state, &job, cancel.clone(), progress);
+    let work = pipeline::process(state, &file, cancel.clone(), progress);
     let outcome = tokio::select! {
         r = tokio::time::timeout(settings.timeout, work) => match r {
             Ok(r) => Some(r),
@@ -140,8 +163,9 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
         () = shutdown.cancelled() => {
             cancel.store(true, Ordering::Relaxed);
             keeper.abort();
-            if let Err(e) = state.catalog.release_job(&job, worker).await {
-                tracing::error!(error = %e, "handing the job back failed; its lease will expire");
+            match state.catalog.release_job(&job, worker).await {
+                Ok(()) => state.events.status_change(&owner, &job.file_id, Some("processing"), "queued"),
+                Err(e) => tracing::error!(error = %e, "handing the job back failed; its lease will expire"),
             }
             tracing::info!("job handed back to the queue at shutdown");
             return;
@@ -158,6 +182,12 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
         Ok(result) => match state.catalog.complete_job(&job, worker, &result).await {
             Ok(true) => {
                 state.cache.invalidate(&job.file_id).await;
+                state
+                    .events
+                    .status_change(&owner, &job.file_id, Some("processing"), "completed");
+                state
+                    .events
+                    .publish(&owner, Event::completed(&job.file_id, &result.result));
                 tracing::info!(
                     job.ms = started.elapsed().as_millis() as u64,
                     "job completed"
@@ -179,12 +209,30 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
                 message: e.message,
                 retry_in,
             };
-            record_failure(state, worker, &job, &failure).await;
+            record_failure(state, worker, &job, Some(&owner), &failure).await;
         }
     }
 }
 
-async fn record_failure(state: &AppState, worker: &str, job: &ClaimedJob, failure: &JobFailure) {
+/// The owner of a file, for its events; `None` when it is gone.
+async fn owner_of(state: &AppState, file_id: &str) -> Option<String> {
+    state
+        .catalog
+        .get_file_by_id(file_id)
+        .await
+        .ok()
+        .map(|f| f.owner)
+}
+
+/// Record a failed attempt and tell the file's watchers: back to `queued` for a retry, or
+/// `failed` with the error.
+async fn record_failure(
+    state: &AppState,
+    worker: &str,
+    job: &ClaimedJob,
+    owner: Option<&str>,
+    failure: &JobFailure,
+) {
     match failure.retry_in {
         Some(d) => {
             tracing::warn!(error.code = %failure.code, error = %failure.message, retry_in_ms = d.as_millis() as u64, "job attempt failed")
@@ -193,6 +241,23 @@ async fn record_failure(state: &AppState, worker: &str, job: &ClaimedJob, failur
     }
     if let Err(e) = state.catalog.fail_job(job, worker, failure).await {
         tracing::error!(error = %e, "recording the failure failed; the lease will expire and the job run again");
+        return;
+    }
+    let Some(owner) = owner else { return };
+    let file_id = &job.file_id;
+    match failure.retry_in {
+        Some(_) => state
+            .events
+            .status_change(owner, file_id, Some("processing"), "queued"),
+        None => {
+            state
+                .events
+                .status_change(owner, file_id, Some("processing"), "failed");
+            state.events.publish(
+                owner,
+                Event::error(file_id, &failure.code, &failure.message),
+            );
+        }
     }
 }
 
@@ -213,19 +278,20 @@ fn backoff(base: Duration, attempt: i64) -> Duration {
     base.saturating_mul(1 << exp).min(Duration::from_secs(3600))
 }
 
-/// Renew the lease every third of its length and publish progress; cancel `lost` if the lease
-/// is gone.
+/// Renew the lease every third of its length and report progress (to the catalog, then as an
+/// event, so the status endpoint and the last event agree); cancel `lost` if the lease is gone.
 async fn keep_lease(
     state: AppState,
     worker: String,
     job: ClaimedJob,
+    owner: String,
     progress: Arc<JobProgress>,
     lost: CancellationToken,
 ) {
     let lease = state.settings.processing.lease_duration;
     let mut renew = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
-    let mut report = tokio::time::interval(Duration::from_millis(500));
-    let mut last_reported = None;
+    let mut report = tokio::time::interval(PROGRESS_PERIOD);
+    let mut last_reported: Option<(crate::events::Step, f64)> = None;
     loop {
         tokio::select! {
             _ = renew.tick() => match state.catalog.renew_lease(&job.id, &worker, lease).await {
@@ -234,13 +300,17 @@ async fn keep_lease(
                 Err(e) => tracing::warn!(error = %e, "renewing the lease failed; trying again"),
             },
             _ = report.tick() => {
-                let fraction = progress.fraction().map(|f| f.clamp(0.0, 0.99));
-                if fraction.is_some() && fraction != last_reported {
-                    last_reported = fraction;
-                    let fraction = fraction.unwrap_or_default();
-                    if let Err(e) = state.catalog.set_progress(&job.file_id, fraction, "extraction").await {
-                        tracing::warn!(error = %e, "recording progress failed");
+                let now = progress.report();
+                let fraction = now.progress.unwrap_or_default();
+                if last_reported == Some((now.step, fraction)) {
+                    continue;
+                }
+                last_reported = Some((now.step, fraction));
+                match state.catalog.set_progress(&job.file_id, fraction, now.step.as_str()).await {
+                    Ok(()) => {
+                        state.events.progress(&owner, &job.file_id, &now);
                     }
+                    Err(e) => tracing::warn!(error = %e, "recording progress failed"),
                 }
             }
         }

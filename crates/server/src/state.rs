@@ -6,6 +6,7 @@ use crate::blob::BlobStore;
 use crate::cache::ResultCache;
 use crate::catalog::Catalog;
 use crate::config::Settings;
+use crate::events::EventBus;
 use crate::queue::QueueHandle;
 
 /// The shared state: cheap to clone, everything behind `Arc`.
@@ -16,6 +17,10 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub cache: ResultCache,
     pub queue: QueueHandle,
+    /// Progress events to and from every instance.
+    pub events: EventBus,
+    /// Open WebSocket and SSE connections, at most `websocket.max_connections`.
+    pub connections: Arc<tokio::sync::Semaphore>,
 }
 
 /// The one owner of every file until auth arrives (`security.auth.mode = none`).

@@ -172,7 +172,12 @@ impl Pass {
         }
         let done = bytes_read.load(Ordering::Relaxed);
         if done.saturating_sub(self.last_report) >= REPORT_EVERY {
-            ctx.report(done);
+            let items = crate::Items {
+                done: self.row_count,
+                total: None,
+                unit: "rows",
+            };
+            ctx.report_items(done, items);
             self.last_report = done;
         }
         Ok(())

@@ -299,6 +299,11 @@ impl<'p, 'c> PageProgress<'p, 'c> {
         let share = self.done.min(self.total) as f64 / self.total.max(1) as f64;
         let fraction = self.phase.0 + (self.phase.1 - self.phase.0) * share;
         let bytes = self.ctx.size.unwrap_or(0) as f64 * fraction;
-        self.ctx.report(bytes as u64);
+        let items = crate::Items {
+            done: self.done as u64,
+            total: Some(self.total as u64),
+            unit: "pages",
+        };
+        self.ctx.report_items(bytes as u64, items);
     }
 }

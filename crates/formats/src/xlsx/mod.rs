@@ -180,7 +180,15 @@ fn analyze<R: Read + Seek>(mut reader: R, ctx: &mut Context<'_>) -> Result<Analy
         }
         sheets.push(summarize(&meta.name, meta.visible, kind, outcome));
         let size = ctx.size.unwrap_or(0);
-        ctx.report(size.saturating_mul(index as u64 + 1) / metadata.len() as u64);
+        let items = crate::Items {
+            done: index as u64 + 1,
+            total: Some(metadata.len() as u64),
+            unit: "sheets",
+        };
+        ctx.report_items(
+            size.saturating_mul(index as u64 + 1) / metadata.len() as u64,
+            items,
+        );
     }
     let summary = XlsxSummary {
         sheet_count: sheets.len(),

@@ -174,6 +174,7 @@ async fn process(
             Err(e) => return Err(ApiError::bad_request("invalid_json", e.to_string())),
         }
     };
+    let before = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
     let max_attempts = state.settings.processing.max_retries + 1;
     let job_id = state
         .catalog
@@ -188,6 +189,9 @@ async fn process(
         })?;
     state.cache.invalidate(&file_id).await;
     state.queue.wake();
+    state
+        .events
+        .status_change(DEFAULT_OWNER, &file_id, Some(&before.status), "queued");
     Ok((
         StatusCode::ACCEPTED,
         Json(Queued {
@@ -203,7 +207,12 @@ async fn status(
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Json<StatusView>, ApiError> {
     let file = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
-    Ok(Json(StatusView::new(file)))
+    let now = crate::events::watch::snapshot(&state, &file).await?;
+    let mut view = StatusView::new(file);
+    // An upload's progress is its own (the bytes received), as its events say.
+    view.progress = now.progress;
+    view.step = now.step;
+    Ok(Json(view))
 }
 
 /// `Ok` when the caller's file exists and is completed.
@@ -262,6 +271,10 @@ async fn remove(
     state.blobs.delete_file_objects(&file_id).await?;
     state.catalog.delete_file(DEFAULT_OWNER, &file_id).await?;
     state.cache.invalidate(&file_id).await;
+    state.events.publish(
+        DEFAULT_OWNER,
+        crate::events::Event::error(&file_id, "file_deleted", "the file was deleted"),
+    );
     tracing::info!(file.id = %file_id, "file deleted");
     Ok(StatusCode::NO_CONTENT)
 }

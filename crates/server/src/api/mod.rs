@@ -6,6 +6,7 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod images;
+pub mod progress;
 pub mod records;
 pub mod tus;
 pub mod uploads;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(records::router())
         .merge(images::router())
         .merge(health::router())
+        .merge(progress::router())
         .fallback(|| async { error::ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(TraceLayer::new_for_http())

@@ -279,7 +279,13 @@ async fn terminate(
 ) -> Result<StatusCode, ApiError> {
     match tus::find(&state, DEFAULT_OWNER, &file_id).await? {
         Ok(upload) => {
-            resumable::remove(&state, &upload).await?;
+            resumable::remove(
+                &state,
+                &upload,
+                "upload_terminated",
+                "the upload was terminated by its client",
+            )
+            .await?;
             Ok(StatusCode::NO_CONTENT)
         }
         // A finished upload is a file: removed with DELETE /api/v1/files/{id}.

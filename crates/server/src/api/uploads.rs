@@ -159,6 +159,12 @@ async fn abort(
     ApiQuery(q): ApiQuery<UploadQuery>,
 ) -> Result<StatusCode, ApiError> {
     let upload = chunked::find(&state, DEFAULT_OWNER, &file_id, &q.upload_id).await?;
-    resumable::remove(&state, &upload).await?;
+    resumable::remove(
+        &state,
+        &upload,
+        "upload_aborted",
+        "the upload was aborted by its client",
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

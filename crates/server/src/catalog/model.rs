@@ -220,7 +220,8 @@ pub struct UploadPart {
     pub part_number: i64,
     /// Bytes.
     pub size: i64,
-    /// The quoted hex MD5 of the bytes, as S3 gives a part's ETag (`"9e10...c1"`).
+    /// The quoted hex MD5 of the bytes, as S3 gives a part's ETag (`"9e10...c1"`); empty for a
+    /// tus segment, which has no ETag.
     pub etag: String,
     pub storage_key: String,
     pub created_at: i64,

@@ -72,7 +72,8 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.monitoring.log_level, "info");
     assert_eq!(s.monitoring.log_format, LogFormat::Json);
     assert!(s.monitoring.metrics_enabled);
-    assert_eq!(s.websocket.ping_interval, Duration::from_secs(30));
+    assert_eq!(s.websocket.ping_period, Duration::from_secs(54));
+    assert_eq!(s.websocket.write_timeout, Duration::from_secs(10));
     assert_eq!(s.websocket.max_connections, 1000);
     s.validate().unwrap();
 }
@@ -130,7 +131,7 @@ fn generic_fileproc_names_reach_every_key_and_win_over_legacy_names() {
     ])
     .unwrap();
     assert_eq!(s.server.port, 9001);
-    assert_eq!(s.websocket.ping_interval, Duration::from_secs(15));
+    assert_eq!(s.websocket.ping_period, Duration::from_secs(15));
     assert_eq!(s.processing.lease_duration, Duration::from_secs(45));
 }
 
@@ -379,10 +380,18 @@ fn minio_and_seed_variable_names_reach_their_keys() {
 
 #[test]
 fn semantic_checks_name_the_key_and_where_the_value_came_from() {
-    let message = err(from_env(&[("PROCESSING_WORKER_COUNT", "0")]));
+    let message = err(from_env(&[("FILEPROC_DATABASE__MAX_CONNECTIONS", "0")]));
     assert_eq!(
         message,
-        "invalid configuration: processing.worker_count = 0 (from env PROCESSING_WORKER_COUNT): expected at least 1"
+        "invalid configuration: database.max_connections = 0 (from env FILEPROC_DATABASE__MAX_CONNECTIONS): expected at least 1"
+    );
+    // No workers is a valid instance: it serves the API and leaves the jobs to others.
+    assert_eq!(
+        from_env(&[("PROCESSING_WORKER_COUNT", "0")])
+            .unwrap()
+            .processing
+            .worker_count,
+        0
     );
     let message = err(from_env(&[("STORAGE_PROVIDER", "s3")]));
     assert!(

@@ -113,7 +113,8 @@ impl Settings {
             ("processing.lease_duration", processing.lease_duration),
             ("processing.poll_interval", processing.poll_interval),
             ("security.clamav_timeout", security.clamav_timeout),
-            ("websocket.ping_interval", ws.ping_interval),
+            ("websocket.ping_period", ws.ping_period),
+            ("websocket.write_timeout", ws.write_timeout),
             ("websocket.pong_timeout", ws.pong_timeout),
         ];
         if let Some((key, d)) = durations.iter().find(|(_, d)| d.is_zero()) {
@@ -126,11 +127,8 @@ impl Settings {
         let counts = [
             ("server.max_upload_size", server.max_upload_size),
             ("storage.chunk_size", storage.chunk_size),
+            ("websocket.event_backlog", u64::from(ws.event_backlog)),
             ("database.max_connections", u64::from(db.max_connections)),
-            (
-                "processing.worker_count",
-                u64::from(processing.worker_count),
-            ),
             ("processing.memory_limit", processing.memory_limit),
             (
                 "security.max_filename_length",
@@ -301,10 +299,10 @@ impl Settings {
                 "trace, debug, info, warn, error, off, or directives such as info,fileproc=debug",
             ));
         }
-        if ws.pong_timeout <= ws.ping_interval {
+        if ws.pong_timeout <= ws.ping_period {
             let expected = format!(
-                "more than websocket.ping_interval ({})",
-                format_duration(ws.ping_interval)
+                "more than websocket.ping_period ({})",
+                format_duration(ws.ping_period)
             );
             return Some(Problem::new(
                 "websocket.pong_timeout",

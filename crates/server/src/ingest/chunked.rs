@@ -198,6 +198,9 @@ pub async fn init(
         expires_at: resumable::expiry_from_now(state),
     };
     state.catalog.create_upload(&upload).await?;
+    state
+        .events
+        .status_change(owner, &file_id, None, "uploading");
     tracing::info!(file.id = %file_id, upload.id = %upload.id, file.size = req.size, chunk_size, "chunked upload started");
     let record = state.catalog.get_upload(owner, &upload.id).await?;
     Ok((record, layout))
@@ -270,7 +273,7 @@ where
     }
     let attempt = uuid::Uuid::new_v4().to_string();
     let key = BlobStore::upload_part_key(&upload.file_id, part_number, &attempt);
-    let piece = match resumable::receive_piece(state, key, body, expected, None, None).await {
+    let piece = match resumable::receive_piece(state, key, body, expected, true, None, None).await {
         Ok(piece) => piece,
         Err(PieceError::TooLarge) => return Err(wrong_size(expected + 1)),
         Err(PieceError::Api(e)) => return Err(e),
@@ -313,6 +316,9 @@ where
     };
     if let Some(old) = replaced {
         delete_quietly(state, &old).await;
+    }
+    if let Ok(now) = state.catalog.get_upload(&upload.owner, &upload.id).await {
+        resumable::publish_received(state, &now);
     }
     Ok(PartView::from(&part))
 }

@@ -102,6 +102,15 @@ pub async fn multipart_upload(
         .auto_process
         .then_some(state.settings.processing.max_retries + 1);
     state.catalog.insert_file(&new, enqueue).await?;
+    // Published before the workers are woken, so that it goes out before their "processing".
+    let status = if enqueue.is_some() {
+        "queued"
+    } else {
+        "pending"
+    };
+    state
+        .events
+        .status_change(owner, &file_id, Some("uploading"), status);
     if enqueue.is_some() {
         state.queue.wake();
     }
@@ -133,7 +142,7 @@ async fn store_file(
             }
             hasher.update(&chunk);
             match upload.as_mut() {
-                Some((up, _)) => up.write(&chunk).await?,
+                Some((up, _)) => up.write(chunk).await?,
                 None => {
                     head.extend_from_slice(&chunk);
                     if head.len() >= sniff::SNIFF_LEN {
@@ -175,7 +184,7 @@ pub(crate) async fn start(
 ) -> Result<(Upload, FileType), ApiError> {
     let file_type = detect(state, head, filename)?;
     let mut upload = state.blobs.start_upload(key).await?;
-    upload.write(head).await?;
+    upload.write(bytes::Bytes::copy_from_slice(head)).await?;
     Ok((upload, file_type))
 }
 

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use crate::api::error::ApiError;
 use crate::blob::{BlobStore, Upload};
 use crate::catalog::{CatalogError, FileRecord, FinishedUpload, UploadPart, UploadRecord, now_ms};
+use crate::events::{Event, ProgressReport, Step};
 use crate::state::AppState;
 
 /// How long an upload's lock lasts without renewal. It is renewed every third of this while
@@ -67,8 +68,8 @@ pub struct ReceivedPiece {
     pub key: String,
     /// Bytes received.
     pub size: u64,
-    /// Lowercase hex MD5 of the bytes.
-    pub md5_hex: String,
+    /// Lowercase hex MD5 of the bytes, when asked for.
+    pub md5_hex: Option<String>,
     /// The raw digest named by the checksum asked for, if one was.
     pub checksum: Option<Vec<u8>>,
     /// The body ended early (the client went away or the connection broke); what arrived is
@@ -77,9 +78,12 @@ pub struct ReceivedPiece {
 }
 
 impl ReceivedPiece {
-    /// The S3-style ETag of the piece: its quoted hex MD5.
+    /// The S3-style ETag of the piece: its quoted hex MD5 (empty when MD5 was not asked for).
     pub fn etag(&self) -> String {
-        format!("\"{}\"", self.md5_hex)
+        self.md5_hex
+            .as_ref()
+            .map(|md5| format!("\"{md5}\""))
+            .unwrap_or_default()
     }
 
     /// Make the bytes visible at [`ReceivedPiece::key`].
@@ -118,8 +122,8 @@ impl From<crate::blob::StoreError> for PieceError {
     }
 }
 
-/// Stream `body` into a new object at `key`: at most `max` bytes, MD5 always, `checksum` when
-/// asked, renewing `lock` as the bytes flow. A body that breaks off is kept up to where it broke
+/// Stream `body` into a new object at `key`: at most `max` bytes, MD5 when `etag` (a chunked
+/// part's ETag), `checksum` when asked, renewing `lock` as the bytes flow. A body that breaks off is kept up to where it broke
 /// ([`ReceivedPiece::cut`]), for tus resumes from there.
 ///
 /// # Errors
@@ -130,6 +134,7 @@ pub async fn receive_piece<S, E>(
     key: String,
     body: S,
     max: u64,
+    etag: bool,
     checksum: Option<ChecksumAlgorithm>,
     mut lock: Option<&mut UploadLock>,
 ) -> Result<ReceivedPiece, PieceError>
@@ -138,7 +143,7 @@ where
     E: std::fmt::Display,
 {
     let mut upload = state.blobs.start_upload(&key).await?;
-    let mut md5 = md5::Md5::new();
+    let mut md5 = (etag || checksum == Some(ChecksumAlgorithm::Md5)).then(md5::Md5::new);
     let mut hasher = match checksum {
         Some(ChecksumAlgorithm::Sha1) => Some(ChecksumHasher::Sha1(sha1::Sha1::new())),
         Some(ChecksumAlgorithm::Sha256) => Some(ChecksumHasher::Sha256(sha2::Sha256::new())),
@@ -161,13 +166,15 @@ where
             if size > max {
                 return Err(PieceError::TooLarge);
             }
-            md5.update(&chunk);
+            if let Some(md5) = md5.as_mut() {
+                md5.update(&chunk);
+            }
             match hasher.as_mut() {
                 Some(ChecksumHasher::Sha1(h)) => h.update(&chunk),
                 Some(ChecksumHasher::Sha256(h)) => h.update(&chunk),
                 None => {}
             }
-            upload.write(&chunk).await?;
+            upload.write(chunk).await?;
             if let Some(lock) = lock.as_deref_mut() {
                 lock.keep(state).await?;
             }
@@ -181,9 +188,9 @@ where
         }
         return Err(e);
     }
-    let md5 = md5.finalize().to_vec();
+    let md5 = md5.map(|h| h.finalize().to_vec());
     let checksum = match (checksum, hasher) {
-        (Some(ChecksumAlgorithm::Md5), _) => Some(md5.clone()),
+        (Some(ChecksumAlgorithm::Md5), _) => md5.clone(),
         (_, Some(ChecksumHasher::Sha1(h))) => Some(h.finalize().to_vec()),
         (_, Some(ChecksumHasher::Sha256(h))) => Some(h.finalize().to_vec()),
         _ => None,
@@ -192,7 +199,7 @@ where
         upload,
         key,
         size,
-        md5_hex: hex::encode(md5),
+        md5_hex: md5.map(hex::encode),
         checksum,
         cut,
     })
@@ -286,6 +293,23 @@ pub fn is_expired(upload: &UploadRecord) -> bool {
     upload.expires_at <= now_ms()
 }
 
+/// Tell the upload's watchers how many bytes have arrived (`progress`, step `upload`): the
+/// committed offset over the declared length, as the status endpoint shows it.
+pub fn publish_received(state: &AppState, upload: &UploadRecord) {
+    let done = u64::try_from(upload.offset).unwrap_or(0);
+    let total = upload.length.and_then(|l| u64::try_from(l).ok());
+    let report = ProgressReport {
+        step: Step::Upload,
+        progress: total.map(|t| if t == 0 { 1.0 } else { done as f64 / t as f64 }),
+        message: None,
+        bytes_done: done,
+        bytes_total: total,
+    };
+    state
+        .events
+        .publish(&upload.owner, Event::progress(&upload.file_id, &report));
+}
+
 /// Stream the pieces, in order, into the file's `original` object: the first bytes decide the
 /// type (as for a multipart upload), SHA-256 is computed on the way, `lock` is renewed.
 ///
@@ -311,7 +335,7 @@ pub async fn assemble(
                 size += chunk.len() as u64;
                 hasher.update(&chunk);
                 match started.as_mut() {
-                    Some((up, _)) => up.write(&chunk).await?,
+                    Some((up, _)) => up.write(chunk).await?,
                     None => {
                         head.extend_from_slice(&chunk);
                         if head.len() >= super::sniff::SNIFF_LEN {
@@ -365,7 +389,7 @@ pub async fn finish(
     let facts = match assemble(state, &file, pieces, &mut lock).await {
         Ok(facts) => facts,
         Err(e @ ApiError::UnsupportedType { .. }) => {
-            remove(state, upload).await?;
+            remove(state, upload, e.code(), &e.to_string()).await?;
             return Err(e);
         }
         Err(e) => {
@@ -388,6 +412,15 @@ pub async fn finish(
             other => other.into(),
         });
     }
+    // Published before the workers are woken, so that it goes out before their "processing".
+    let status = if enqueue.is_some() {
+        "queued"
+    } else {
+        "pending"
+    };
+    state
+        .events
+        .status_change(&upload.owner, &upload.file_id, Some("uploading"), status);
     if enqueue.is_some() {
         state.queue.wake();
     }
@@ -405,11 +438,17 @@ pub async fn finish(
 }
 
 /// Remove an upload: its objects first (if the store fails, the rows stay and a retry or the
-/// expiry task finishes the job), then its rows, file row included.
+/// expiry task finishes the job), then its rows, file row included. Its watchers get an `error`
+/// frame with `code` (`upload_aborted`, `upload_expired`...) and `message`.
 ///
 /// # Errors
 /// 503 when the store fails, 404 when the upload is already gone.
-pub async fn remove(state: &AppState, upload: &UploadRecord) -> Result<(), ApiError> {
+pub async fn remove(
+    state: &AppState,
+    upload: &UploadRecord,
+    code: &str,
+    message: &str,
+) -> Result<(), ApiError> {
     state.blobs.delete_file_objects(&upload.file_id).await?;
     state
         .catalog
@@ -419,7 +458,10 @@ pub async fn remove(state: &AppState, upload: &UploadRecord) -> Result<(), ApiEr
             CatalogError::NotFound => ApiError::NotFound("upload"),
             other => other.into(),
         })?;
-    tracing::info!(file.id = %upload.file_id, upload.id = %upload.id, upload.kind = %upload.kind, "upload removed");
+    state
+        .events
+        .publish(&upload.owner, Event::error(&upload.file_id, code, message));
+    tracing::info!(file.id = %upload.file_id, upload.id = %upload.id, upload.kind = %upload.kind, reason = code, "upload removed");
     Ok(())
 }
 
@@ -454,7 +496,8 @@ pub async fn remove_expired(state: &AppState) -> Result<usize, CatalogError> {
         }
         let mut progressed = false;
         for upload in &batch {
-            match remove(state, upload).await {
+            let expired = "the upload expired: no part arrived for storage.upload_expiry";
+            match remove(state, upload, "upload_expired", expired).await {
                 Ok(()) => {
                     removed += 1;
                     progressed = true;

@@ -123,6 +123,9 @@ pub async fn create(
         expires_at: resumable::expiry_from_now(state),
     };
     state.catalog.create_upload(&upload).await?;
+    state
+        .events
+        .status_change(owner, &file_id, None, "uploading");
     tracing::info!(file.id = %file_id, upload.id = %upload.id, upload.length = ?length, "tus upload created");
     Ok(state.catalog.get_upload(owner, &upload.id).await?)
 }
@@ -190,7 +193,7 @@ where
         BlobStore::upload_part_key(&upload.file_id, number, &uuid::Uuid::new_v4().to_string());
     let algorithm = patch.checksum.as_ref().map(|(a, _)| *a);
     let received =
-        resumable::receive_piece(state, key, body, max, algorithm, Some(&mut lock)).await;
+        resumable::receive_piece(state, key, body, max, false, algorithm, Some(&mut lock)).await;
     let piece = match received {
         Ok(piece) => piece,
         Err(e) => {
@@ -260,6 +263,9 @@ where
             });
         }
     };
+    if segment.is_some() {
+        resumable::publish_received(state, &after);
+    }
     complete_if_done(state, &after).await?;
     Ok(after)
 }

@@ -132,6 +132,14 @@ async fn two_instances_share_the_work_and_one_finishes_what_the_other_left_when_
             .await;
         small.push(file["file_id"].as_str().unwrap().to_owned());
     }
+    // A client on B follows the big job A is running.
+    let ws_url = format!(
+        "{}/ws?file_id={big_id}",
+        b.base.replacen("http://", "ws://", 1)
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("WebSocket on B");
     a.kill();
     for id in &small {
         let done = wait_done(&client, &b.base, id, Duration::from_secs(60)).await;
@@ -141,7 +149,20 @@ async fn two_instances_share_the_work_and_one_finishes_what_the_other_left_when_
             .await;
         assert_eq!(result["csv"]["row_count"], 2);
     }
-    // B takes over the big job once A's lease expires, and finishes it exactly once.
+    // B takes over the big job once A's lease expires, and finishes it exactly once; B's client
+    // sees it through to the end, its progress never going back.
+    let frames = follow_to_the_end(&mut ws).await;
+    assert_eq!(frames[0]["type"], "connected");
+    assert_eq!(frames[0]["data"]["status"], "processing");
+    let progress: Vec<f64> = frames
+        .iter()
+        .filter(|f| f["type"] == "progress")
+        .map(|f| f["progress"].as_f64().unwrap())
+        .collect();
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    let last = frames.last().unwrap();
+    assert_eq!(last["type"], "completed", "{frames:#?}");
+    assert_eq!(last["data"]["csv"]["row_count"], rows);
     let done = wait_done(&client, &b.base, &big_id, Duration::from_secs(120)).await;
     assert_eq!(done["status"], "completed", "{done}");
     let result = b
@@ -157,4 +178,30 @@ async fn two_instances_share_the_work_and_one_finishes_what_the_other_left_when_
     assert_eq!(page["total"], rows);
     assert_eq!(page["records"].as_array().unwrap().len(), 2);
     assert_eq!(page["records"][1]["id"], rows - 1);
+}
+
+/// WebSocket frames until `completed` or `error` (two minutes at most).
+async fn follow_to_the_end(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Vec<Value> {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut frames = Vec::new();
+    loop {
+        let message = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the job ended in time")
+            .expect("the socket is open")
+            .expect("a message");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            let end = frame["type"] == "completed" || frame["type"] == "error";
+            frames.push(frame);
+            if end {
+                return frames;
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod csv_corpus;
 mod durability;
 mod files;
 mod formats;
+mod progress;
 mod tus;
 mod tus_client;
 mod upload;

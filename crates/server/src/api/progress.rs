@@ -1,0 +1,230 @@
+//! Live progress (`DESIGN.md` section 5): `GET /ws?file_id=` (WebSocket; without `file_id`,
+//! every file of the caller) and `GET /api/v1/files/{file_id}/events` (Server-Sent Events, the
+//! same JSON in `data:` lines, for clients and proxies without WebSocket, and `curl -N`).
+//!
+//! A connection takes one of `websocket.max_connections` permits or is refused with 503 before
+//! the upgrade. The WebSocket is pinged every `websocket.ping_period` and dropped when nothing
+//! was heard from it for `websocket.pong_timeout` (the read deadline) or when a frame waits
+//! longer than `websocket.write_timeout` to go out (the write deadline): a client that stops
+//! reading never holds anything up, since events reach it through its own subscription
+//! (see [`crate::events::watch`]).
+
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::Stream;
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery};
+use crate::catalog::CatalogError;
+use crate::events::Event;
+use crate::events::watch::Watch;
+use crate::state::{AppState, DEFAULT_OWNER};
+
+/// The routes of this group.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ws", get(websocket))
+        .route("/api/v1/files/{file_id}/events", get(server_sent_events))
+}
+
+#[derive(Deserialize)]
+struct WsQuery {
+    file_id: Option<String>,
+}
+
+/// A file id from a query or path: a UUID, or 400 before any upgrade.
+fn parse_file_id(id: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::bad_request("invalid_file_id", format!("{id:?} is not a file id")))
+}
+
+/// One of the connection permits, or 503 `too_many_connections`.
+fn permit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    state.connections.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Unavailable(format!(
+            "this instance holds its maximum of {} progress connections; try another or later",
+            state.settings.websocket.max_connections
+        ))
+    })
+}
+
+/// `WebSocketUpgrade` with the API's error shape for a request that is not an upgrade.
+struct Upgrade(WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(Upgrade)
+            .map_err(|r| {
+                ApiError::bad_request(
+                    "websocket_upgrade_required",
+                    format!("{}: connect with a WebSocket client", r.body_text()),
+                )
+            })
+    }
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<WsQuery>,
+    Upgrade(upgrade): Upgrade,
+) -> Result<Response, ApiError> {
+    let file_id = q.file_id.as_deref().map(parse_file_id).transpose()?;
+    let permit = permit(&state)?;
+    let ws = &state.settings.websocket;
+    let watch = Watch::subscribe(&state, DEFAULT_OWNER, file_id.as_deref());
+    Ok(upgrade
+        .max_message_size(usize::try_from(ws.max_message_size).unwrap_or(usize::MAX))
+        .read_buffer_size(usize::try_from(ws.read_buffer_size).unwrap_or(128 * 1024))
+        .write_buffer_size(usize::try_from(ws.write_buffer_size).unwrap_or(128 * 1024))
+        .on_upgrade(move |socket| async move {
+            session(state, socket, watch).await;
+            drop(permit);
+        }))
+}
+
+/// Why a session ended.
+enum End {
+    /// The client closed, went away, or missed a deadline.
+    Client,
+    /// The file is not the caller's.
+    UnknownFile,
+    /// The service is stopping.
+    Shutdown,
+}
+
+/// Serve one WebSocket until the client leaves, misses a deadline, or the service stops.
+async fn session(state: AppState, mut socket: WebSocket, mut watch: Watch) {
+    let ws = state.settings.websocket.clone();
+    let end = async {
+        let opening = match watch.opening().await {
+            Ok(frames) => frames,
+            Err(CatalogError::NotFound) => return End::UnknownFile,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a file's status for a progress client");
+                return End::Client;
+            }
+        };
+        for frame in opening {
+            if !send(&mut socket, &frame, ws.write_timeout).await {
+                return End::Client;
+            }
+        }
+        let mut ping = tokio::time::interval(ws.ping_period);
+        ping.tick().await;
+        let mut heard = Instant::now();
+        loop {
+            tokio::select! {
+                frame = watch.next() => match frame {
+                    Some(frame) => if !send(&mut socket, &frame, ws.write_timeout).await {
+                        return End::Client;
+                    },
+                    None => return End::Shutdown,
+                },
+                message = socket.recv() => match message {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Client,
+                    Some(Ok(_)) => heard = Instant::now(),
+                },
+                _ = ping.tick() => {
+                    if heard.elapsed() > ws.pong_timeout {
+                        tracing::debug!("a progress client missed its read deadline");
+                        return End::Client;
+                    }
+                    let sent = tokio::time::timeout(
+                        ws.write_timeout,
+                        socket.send(Message::Ping(Vec::new().into())),
+                    ).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        return End::Client;
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    let (code, reason) = match end {
+        End::Client => return,
+        End::UnknownFile => {
+            let frame = Event::error(
+                watch_file(&watch),
+                "not_found",
+                "no such file (or not yours)",
+            );
+            let _ = send(&mut socket, &frame, ws.write_timeout).await;
+            (close_code::POLICY, "unknown file")
+        }
+        End::Shutdown => (close_code::AWAY, "the service is stopping"),
+    };
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(ws.write_timeout, socket.send(close)).await;
+}
+
+fn watch_file(watch: &Watch) -> &str {
+    watch.file_id().unwrap_or_default()
+}
+
+/// Send a frame within the write deadline; `false` if the client did not take it.
+async fn send(socket: &mut WebSocket, frame: &Event, deadline: Duration) -> bool {
+    let Ok(text) = serde_json::to_string(frame) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(deadline, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn server_sent_events(
+    State(state): State<AppState>,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let file_id = parse_file_id(&file_id)?;
+    let permit = permit(&state)?;
+    let mut watch = Watch::subscribe(&state, DEFAULT_OWNER, Some(&file_id));
+    let opening = watch.opening().await?;
+    Ok(Sse::new(sse_stream(opening, watch, permit)).keep_alive(
+        KeepAlive::new().interval(
+            state
+                .settings
+                .websocket
+                .ping_period
+                .min(Duration::from_secs(15)),
+        ),
+    ))
+}
+
+/// The opening frames, then every frame, as SSE events named by their type.
+fn sse_stream(
+    opening: Vec<Event>,
+    watch: Watch,
+    permit: OwnedSemaphorePermit,
+) -> impl Stream<Item = Result<axum::response::sse::Event, Infallible>> {
+    let opening = futures::stream::iter(opening);
+    let live = futures::stream::unfold((watch, permit), |(mut watch, permit)| async move {
+        watch.next().await.map(|frame| (frame, (watch, permit)))
+    });
+    futures::StreamExt::map(futures::StreamExt::chain(opening, live), |frame| {
+        let name = serde_json::to_value(frame.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let data = serde_json::to_string(&frame).unwrap_or_default();
+        Ok(axum::response::sse::Event::default().event(name).data(data))
+    })
+}

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::blob::BlobStore;
 use crate::cache::ResultCache;
-use crate::catalog::{Catalog, PostgresCatalog, SqliteCatalog};
+use crate::catalog::{CachedCatalog, Catalog, FileCache, PostgresCatalog, SqliteCatalog};
 use crate::config::{CatalogUrl, Settings, StorageProvider};
 use crate::events::EventBus;
 use crate::queue::{QueueHandle, WorkerPool};
@@ -28,6 +28,12 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
         .migrate()
         .await
         .context("applying catalog migrations")?;
+    // Several instances share Redis: their file objects are cached there.
+    if let Some(url) = settings.redis.connection_url() {
+        let files = FileCache::redis(url.expose_secret(), settings.redis.cache_ttl)
+            .context("opening the Redis file cache")?;
+        return Ok(Arc::new(CachedCatalog::new(catalog, files)));
+    }
     Ok(catalog)
 }
 

@@ -3,11 +3,14 @@
 //! SQLite always runs. PostgreSQL runs when `TEST_DATABASE_URL` names an admin connection (for
 //! example `postgres://postgres@127.0.0.1:5432/postgres`): each test creates a database of its
 //! own and drops it afterwards, so tests run in parallel. Without it the `postgres_*` tests print
-//! that they are skipped and return.
+//! that they are skipped and return. With `TEST_REDIS_URL` as well, every contract test also
+//! runs through the Redis file cache ([`CachedCatalog`] over SQLite), each under its own key
+//! prefix.
 
 use fileproc::catalog::{
-    Catalog, CatalogError, FileFilter, FinishedUpload, JobFailure, NewFile, NewUpload,
-    PostgresCatalog, SqliteCatalog, StoredResult, UploadKind, UploadPart, now_ms,
+    CachedCatalog, Catalog, CatalogError, FileCache, FileFilter, FinishedUpload, JobFailure,
+    NewFile, NewUpload, PostgresCatalog, SqliteCatalog, StoredResult, UploadKind, UploadPart,
+    now_ms,
 };
 use serde_json::json;
 use sqlx::Connection;
@@ -106,9 +109,34 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-/// A SQLite test and a PostgreSQL test running one conformance function.
+/// SQLite behind the Redis file cache under a prefix of its own, or `None` (with a note) when
+/// `TEST_REDIS_URL` is unset.
+async fn cached_sqlite(test: &str) -> Option<(tempfile::TempDir, FileCache, Arc<dyn Catalog>)> {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("{test}: SKIPPED, set TEST_REDIS_URL (a Redis URL) to run it");
+        return None;
+    };
+    let (dir, inner) = sqlite().await;
+    let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+    let files = FileCache::with_prefix(&url, Duration::from_secs(60), &prefix).unwrap();
+    let cached: Arc<dyn Catalog> = Arc::new(CachedCatalog::new(inner, files.clone()));
+    Some((dir, files, cached))
+}
+
+/// A SQLite test and a PostgreSQL test running one conformance function, and a test
+/// `<function>::through_the_redis_file_cache`.
 macro_rules! on_both_backends {
     ($sqlite:ident, $postgres:ident => $check:ident) => {
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn through_the_redis_file_cache() {
+                let Some((_dir, _files, c)) = super::cached_sqlite(stringify!($check)).await else {
+                    return;
+                };
+                super::$check(c).await;
+            }
+        }
+
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $sqlite() {
             let (_dir, c) = sqlite().await;
@@ -238,10 +266,22 @@ fn expect_conflict<T: std::fmt::Debug>(r: Result<T, CatalogError>) {
     }
 }
 
-on_both_backends!(
-    sqlite_migrations_revert_one_at_a_time_and_reapply,
-    postgres_migrations_revert_one_at_a_time_and_reapply => migrations_revert_one_at_a_time_and_reapply
-);
+// The migrations belong to the backends: not run through the file cache, which knows nothing
+// of tables dropped under it (`fileproc migrate --down` runs without it).
+#[tokio::test]
+async fn sqlite_migrations_revert_one_at_a_time_and_reapply() {
+    let (_dir, c) = sqlite().await;
+    migrations_revert_one_at_a_time_and_reapply(c).await;
+}
+
+#[tokio::test]
+async fn postgres_migrations_revert_one_at_a_time_and_reapply() {
+    let Some(db) = PgDatabase::create("postgres_migrations_revert_one_at_a_time_and_reapply").await
+    else {
+        return;
+    };
+    migrations_revert_one_at_a_time_and_reapply(db.catalog().await).await;
+}
 
 on_both_backends!(
     sqlite_claims_each_job_once_and_completes_it,
@@ -1289,4 +1329,85 @@ async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
         c.get_upload("o", "dropped").await.unwrap().file_id,
         "f-dropped"
     );
+}
+
+/// The Redis file cache serves rows at rest, is fenced against a reader that read before a
+/// change, keeps owners apart, never holds a file in flight, and a change made through it is
+/// seen at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_file_cache_serves_rows_at_rest_and_never_one_a_change_left_behind() {
+    let test = "the_file_cache_serves_rows_at_rest_and_never_one_a_change_left_behind";
+    let Some((_dir, files, cached)) = cached_sqlite(test).await else {
+        return;
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    cached.insert_file(&new_file(&id, "o"), None).await.unwrap();
+    let first = cached.get_file("o", &id).await.unwrap();
+    assert_eq!(first.status, "pending");
+    // Filled: the cache answers with the row.
+    assert!(matches!(files.lookup(&id).await, Some(Ok(ref f)) if *f == first));
+    assert!(matches!(
+        cached.get_file("someone-else", &id).await,
+        Err(CatalogError::NotFound)
+    ));
+
+    // A reader that saw the generation before a change cannot put its old row back.
+    let Some(Ok(_)) = files.lookup(&id).await else {
+        panic!("cached")
+    };
+    files.invalidate(&id).await;
+    let Some(Err(generation)) = files.lookup(&id).await else {
+        panic!("a miss after the invalidation")
+    };
+    files.invalidate(&id).await;
+    assert!(
+        !files.fill(&first, &generation).await,
+        "a stale fill was refused"
+    );
+    let Some(Err(current)) = files.lookup(&id).await else {
+        panic!("still a miss")
+    };
+    assert!(files.fill(&first, &current).await);
+
+    // A change through the catalog is seen by the next read: queued, then in flight (never
+    // cached), then completed.
+    cached.enqueue("o", &id, 1, &json!({})).await.unwrap();
+    assert_eq!(cached.get_file("o", &id).await.unwrap().status, "queued");
+    assert!(
+        matches!(files.lookup(&id).await, Some(Err(_))),
+        "queued is not cached"
+    );
+    let job = cached
+        .claim_job("w", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cached.get_file("o", &id).await.unwrap().status,
+        "processing"
+    );
+    cached.set_progress(&id, 0.5, "extraction").await.unwrap();
+    assert_eq!(cached.get_file("o", &id).await.unwrap().progress, 0.5);
+    assert!(cached.complete_job(&job, "w", &result()).await.unwrap());
+    assert_eq!(cached.get_file("o", &id).await.unwrap().status, "completed");
+    assert!(matches!(files.lookup(&id).await, Some(Ok(ref f)) if f.status == "completed"));
+    cached.delete_file("o", &id).await.unwrap();
+    assert!(matches!(
+        cached.get_file("o", &id).await,
+        Err(CatalogError::NotFound)
+    ));
+}
+
+/// With Redis unreachable the cache is skipped: every read comes from the catalog and is right.
+#[tokio::test]
+async fn the_file_cache_without_redis_reads_the_catalog() {
+    let (_dir, inner) = sqlite().await;
+    let files =
+        FileCache::with_prefix("redis://127.0.0.1:1", Duration::from_secs(60), "down:").unwrap();
+    let cached = CachedCatalog::new(inner, files);
+    let id = uuid::Uuid::now_v7().to_string();
+    cached.insert_file(&new_file(&id, "o"), None).await.unwrap();
+    assert_eq!(cached.get_file("o", &id).await.unwrap().status, "pending");
+    cached.enqueue("o", &id, 1, &json!({})).await.unwrap();
+    assert_eq!(cached.get_file("o", &id).await.unwrap().status, "queued");
 }

@@ -2,10 +2,12 @@
 //! backend per database; the queue's claim/lease/retry statements live here too because they are
 //! statements on the jobs table.
 
+mod cached;
 mod model;
 mod postgres;
 mod sqlite;
 
+pub use cached::{CachedCatalog, FileCache};
 pub use model::{
     ClaimedJob, FileFilter, FileRecord, FileStatus, FinishedUpload, JobFailure, NewFile, NewUpload,
     ResultRecord, StoredResult, UploadKind, UploadPart, UploadRecord,

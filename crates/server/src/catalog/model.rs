@@ -65,7 +65,7 @@ pub struct NewFile {
 }
 
 /// A file row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
 pub struct FileRecord {
     pub id: String,
     pub owner: String,

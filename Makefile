@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration fuzz-smoke upload-bench lint format build migrate-up migrate-down clean
+.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -9,10 +9,16 @@ run:
 test:
 	cargo test --workspace
 
-# The API and catalog suites on the production stack (PostgreSQL + Redis + an S3 server),
-# as CI runs them; needs PostgreSQL and Redis on localhost (see scripts/with-production-stack.sh).
+# The API and catalog suites on the production stack (PostgreSQL + Redis + an S3 server) and a
+# clamd, as CI runs them; needs PostgreSQL and Redis on localhost (see
+# scripts/with-production-stack.sh and scripts/with-clamd.sh).
 test-integration:
-	scripts/with-production-stack.sh cargo test -p fileproc --test api --test catalog
+	scripts/with-clamd.sh scripts/with-production-stack.sh cargo test -p fileproc --test api --test catalog
+
+# The virus-scanning tests against a real clamd (Debian's clamav-daemon, installed if missing;
+# an EICAR signature database written for it), on the embedded default.
+test-clamav:
+	scripts/with-clamd.sh cargo test -p fileproc --test api -- scan
 
 # Fuzz every format analyzer for FUZZ_SECONDS (15) each; stable toolchain, installs cargo-fuzz once.
 fuzz-smoke:
@@ -24,6 +30,28 @@ fuzz-smoke:
 upload-bench:
 	cargo build --release -p fileproc --bin fileproc
 	cargo run --release -p fileproc --example upload_bench -- $(BENCH_ARGS)
+
+# Idle WebSocket clients on one instance: 10,000 connections on /ws (each watching every file),
+# the server's RSS before and at 1k, 5k and 10k, and the time until all of them have one upload's
+# `completed` frame (SQLite + local files, FILEPROC_WEBSOCKET__MAX_CONNECTIONS=20000). The bench
+# and the server need one descriptor per connection each: the bench raises its soft RLIMIT_NOFILE
+# to the hard limit (the server inherits it), and this target first tries to raise the hard limit
+# to 65536 (as root with CAP_SYS_RESOURCE). Options after --, e.g.
+# make ws-bench BENCH_ARGS="--clients 5000 --server-env FILEPROC_WEBSOCKET__READ_BUFFER_SIZE=4096".
+ws-bench:
+	cargo build --release -p fileproc --bin fileproc
+	cargo build --release -p fileproc --example ws_bench
+	sh -c 'ulimit -n 65536 2>/dev/null || echo "ws-bench: the open-file limit stays at most $$(ulimit -Hn) (raising it to 65536 was refused)" >&2; exec cargo run --release -p fileproc --example ws_bench -- $(BENCH_ARGS)'
+
+# Small files end to end: 1,000 small CSVs (20 records each) uploaded by 8 concurrent clients that
+# poll each file's status until completed; files/s, p50/p99 upload-to-completed latency and the
+# server's peak RSS, 3 runs each, on the embedded default (SQLite + local disk) and on PostgreSQL +
+# Redis + S3 (moto) through scripts/with-production-stack.sh (a fresh database and S3 prefix per
+# run). Options after --, e.g. make small-files-bench BENCH_ARGS="--stacks embedded --runs 5".
+small-files-bench:
+	cargo build --release -p fileproc --bin fileproc
+	cargo build --release -p fileproc --example small_files_bench
+	scripts/with-production-stack.sh cargo run --release -p fileproc --example small_files_bench -- $(BENCH_ARGS)
 
 lint:
 	cargo fmt --all -- --check

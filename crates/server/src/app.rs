@@ -7,12 +7,14 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authenticator;
 use crate::blob::BlobStore;
 use crate::cache::ResultCache;
 use crate::catalog::{CachedCatalog, Catalog, FileCache, PostgresCatalog, SqliteCatalog};
 use crate::config::{CatalogUrl, Settings, StorageProvider};
 use crate::events::EventBus;
 use crate::queue::{QueueHandle, WorkerPool};
+use crate::ratelimit::RateLimits;
 use crate::state::AppState;
 
 /// Bytes of results the in-process cache holds.
@@ -121,6 +123,41 @@ async fn forward_job_signals(state: &AppState) {
     }
 }
 
+/// Connections the kernel queues before they are accepted (the default of 128 overflows when
+/// a thousand clients connect at once, as WebSocket clients do after a restart).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Bind `address` (host:port) with a [`LISTEN_BACKLOG`] queue.
+async fn listen(address: &str) -> std::io::Result<TcpListener> {
+    let addr = tokio::net::lookup_host(address)
+        .await?
+        .next()
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the host resolves to no address",
+            )
+        })?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Raise the soft open-file limit to the hard one: every WebSocket, upload and database
+/// connection is a descriptor, and the usual soft limit (1024) is below
+/// `websocket.max_connections` plus the rest.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(open_files = limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "the open-file limit could not be raised"),
+    }
+}
+
 /// A running service: its address and the handle to stop it.
 pub struct Application {
     addr: SocketAddr,
@@ -150,8 +187,14 @@ impl Application {
             connections: Arc::new(tokio::sync::Semaphore::new(
                 settings.websocket.max_connections as usize,
             )),
+            auth: Arc::new(
+                Authenticator::from_settings(&settings.security.auth)
+                    .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?,
+            ),
+            rate_limits: Arc::new(RateLimits::from_settings(&settings.security.rate_limit)),
         };
-        let listener = TcpListener::bind(settings.server.bind_address())
+        raise_open_file_limit();
+        let listener = listen(&settings.server.bind_address())
             .await
             .with_context(|| format!("binding {}", settings.server.bind_address()))?;
         let addr = listener.local_addr()?;
@@ -162,13 +205,24 @@ impl Application {
             state.clone(),
             shutdown.clone(),
         ));
-        let app = crate::api::router(state);
+        let app =
+            crate::api::router(state).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .context("serving HTTP")
+            // The method override must act before routing picks a handler by method.
+            let app = tower::Layer::layer(
+                &axum::middleware::from_fn(crate::api::tus::method_override),
+                app,
+            );
+            axum::serve(
+                listener,
+                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                    SocketAddr,
+                >(app),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("serving HTTP")
         });
         tracing::info!(address = %addr, "fileproc is serving");
         Ok(Application {

@@ -57,6 +57,8 @@ pub const PART_SIZE: usize = 5 * 1024 * 1024;
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     bucket: String,
+    /// For the local store, the directory keys are relative to (prefix included).
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl BlobStore {
@@ -67,11 +69,13 @@ impl BlobStore {
     /// # Errors
     /// The local directory cannot be created, or the S3 settings are incomplete.
     pub fn from_settings(settings: &StorageSettings) -> Result<Self, StoreError> {
+        let mut local_dir = None;
         let (store, bucket): (Arc<dyn ObjectStore>, String) = match settings.provider {
             StorageProvider::Local => {
                 std::fs::create_dir_all(&settings.local_path)?;
                 let store = LocalFileSystem::new_with_prefix(&settings.local_path)?
                     .with_automatic_cleanup(true);
+                local_dir = Some(std::fs::canonicalize(&settings.local_path)?);
                 (Arc::new(store), "local".to_owned())
             }
             StorageProvider::S3 | StorageProvider::Minio => {
@@ -99,11 +103,16 @@ impl BlobStore {
         };
         let store = match settings.prefix.as_deref().map(|p| p.trim_matches('/')) {
             Some(prefix) if !prefix.is_empty() => {
+                local_dir = local_dir.map(|d| d.join(prefix));
                 Arc::new(PrefixStore::new(store, prefix)) as Arc<dyn ObjectStore>
             }
             _ => store,
         };
-        Ok(BlobStore { store, bucket })
+        Ok(BlobStore {
+            store,
+            bucket,
+            local_dir,
+        })
     }
 
     /// The name shown as `storage_info.bucket`.
@@ -269,6 +278,19 @@ impl BlobStore {
         for key in keys {
             match self.store.delete(&key).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // On local disk, also what a listing does not show: the temporary files of uploads a
+        // crash interrupted (`name#n`) and the emptied directories.
+        if let Some(dir) = self
+            .local_dir
+            .as_ref()
+            .filter(|_| uuid::Uuid::parse_str(file_id).is_ok())
+        {
+            match tokio::fs::remove_dir_all(dir.join(Self::file_prefix(file_id))).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
             }
         }

@@ -30,6 +30,11 @@ enum Command {
         #[arg(long)]
         down: bool,
     },
+    /// Print the SHA-256 of an API key, as `security.auth.api_keys` holds it (`owner:<this>`).
+    HashKey {
+        /// The key clients will send in `X-API-Key`.
+        key: String,
+    },
     /// Process one local file and print the result JSON, with no server.
     Process {
         /// The file to process.
@@ -56,6 +61,12 @@ async fn migrate_down(settings: &Settings) -> anyhow::Result<()> {
 /// Parse the arguments and run; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Needs no settings.
+    if let Command::HashKey { key } = &command {
+        println!("{}", crate::auth::hash_key(key));
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -64,7 +75,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(&settings.monitoring);
-    let outcome = match cli.command.unwrap_or(Command::Serve) {
+    let outcome = match command {
         Command::Process {
             file,
             records,

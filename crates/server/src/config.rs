@@ -12,6 +12,7 @@
 //! Secrets (passwords, keys, URLs that may hold a password) are `SecretString`: `Debug` prints
 //! `[REDACTED]`, and error messages mask them.
 
+mod access;
 mod env;
 mod error;
 mod formats;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use access::{AuthSettings, CorsSettings, JwtSettings, RateLimitSettings};
 pub use env::{CONFIG_PATH_VAR, ENV_NAMES, ENV_PREFIX};
 pub use error::ConfigError;
 pub use formats::{ArchiveSettings, CsvSettings, ImageSettings, PdfSettings};
@@ -401,8 +403,10 @@ impl Default for ProcessingSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct SecuritySettings {
-    /// Scan uploads with ClamAV (`SECURITY_VIRUS_SCANNING`). Default false.
-    #[serde(deserialize_with = "units::boolean")]
+    /// Scan every file with ClamAV (clamd over TCP) before it is processed
+    /// (`SECURITY_VIRUS_SCANNING`; also read as `enable_virus_scanning`). An infected file is
+    /// quarantined: never processed, never served. See [`crate::scan`]. Default false.
+    #[serde(deserialize_with = "units::boolean", alias = "enable_virus_scanning")]
     pub virus_scanning: bool,
     /// clamd host (`CLAMAV_HOST`). Default `localhost`.
     #[serde(deserialize_with = "units::string")]
@@ -410,17 +414,30 @@ pub struct SecuritySettings {
     /// clamd TCP port (`CLAMAV_PORT`). Default 3310.
     #[serde(deserialize_with = "units::port")]
     pub clamav_port: u16,
-    /// Longest a scan may take before the upload is refused (duration). Default 60 s.
+    /// Longest one scan may take, connection included (duration, `CLAMAV_TIMEOUT`); past it
+    /// clamd counts as unavailable and the job is retried. Default 60 s.
     #[serde(deserialize_with = "units::duration")]
     pub clamav_timeout: Duration,
+    /// What to do with a file larger than clamd scans (its `StreamMaxLength`, or a limit it
+    /// reports as `Heuristics.Limits.Exceeded`): `refuse` fails its processing with
+    /// `not_scanned`, `process` processes it unscanned; either way its `virus_scan.status` is
+    /// `not_scanned` (`SECURITY_SCAN_OVERSIZE`). Default `refuse`: scanning was asked for.
+    pub scan_oversize: OversizePolicy,
     /// Extensions accepted, lower case without the dot (a list, or one comma-separated string).
     #[serde(deserialize_with = "units::string_list")]
     pub allowed_extensions: Vec<String>,
     /// Extensions always refused, even if also allowed.
     #[serde(deserialize_with = "units::string_list")]
     pub blocked_extensions: Vec<String>,
-    /// Longest accepted file name, in bytes of UTF-8. Default 255.
+    /// Longest accepted file name, in bytes of UTF-8; longer names are cut (keeping the
+    /// extension). Default 255.
     pub max_filename_length: u32,
+    /// Who may call the API.
+    pub auth: AuthSettings,
+    /// Requests per client IP and per owner.
+    pub rate_limit: RateLimitSettings,
+    /// Cross-origin browser calls.
+    pub cors: CorsSettings,
 }
 
 impl Default for SecuritySettings {
@@ -431,6 +448,7 @@ impl Default for SecuritySettings {
             clamav_host: "localhost".into(),
             clamav_port: 3310,
             clamav_timeout: Duration::from_secs(60),
+            scan_oversize: OversizePolicy::Refuse,
             allowed_extensions: list(&[
                 "csv", "tsv", "txt", "pdf", "docx", "xlsx", "jpg", "jpeg", "png", "webp",
             ]),
@@ -438,6 +456,9 @@ impl Default for SecuritySettings {
                 "exe", "dll", "bat", "cmd", "sh", "js", "msi", "scr", "com",
             ]),
             max_filename_length: 255,
+            auth: AuthSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+            cors: CorsSettings::default(),
         }
     }
 }
@@ -508,7 +529,8 @@ pub struct WebSocketSettings {
     /// Largest message accepted from a client, in bytes. Default 64 KiB.
     #[serde(deserialize_with = "units::byte_size")]
     pub max_message_size: u64,
-    /// Read buffer per connection, in bytes. Default 128 KiB (the WebSocket library's default).
+    /// Read buffer per connection, in bytes: allocated for every open connection, so small
+    /// (clients send little). Default 8 KiB.
     #[serde(deserialize_with = "units::byte_size")]
     pub read_buffer_size: u64,
     /// Write buffer per connection, in bytes. Default 128 KiB (the WebSocket library's default).
@@ -525,7 +547,7 @@ impl Default for WebSocketSettings {
             max_connections: 1000,
             event_backlog: 4096,
             max_message_size: 64 * 1024,
-            read_buffer_size: 128 * 1024,
+            read_buffer_size: 8 * 1024,
             write_buffer_size: 128 * 1024,
         }
     }
@@ -580,6 +602,16 @@ string_enum! {
 string_enum! {
     /// Where blobs are stored.
     StorageProvider { Local = ["local", "filesystem"], S3 = ["s3"], Minio = ["minio"] }
+}
+
+string_enum! {
+    /// How callers authenticate (`security.auth.mode`).
+    AuthMode { None = ["none", "off"], ApiKey = ["api_key", "apikey", "api-key"], Jwt = ["jwt", "bearer"] }
+}
+
+string_enum! {
+    /// What happens to a file too large for the virus scanner.
+    OversizePolicy { Refuse = ["refuse"], Process = ["process"] }
 }
 
 string_enum! {

@@ -2,12 +2,14 @@
 //!
 //! The parts follow the data flow of `DESIGN.md` section 1 (see `ARCHITECTURE.md`):
 //! [`api`] → [`ingest`] → [`blob`] + [`catalog`] → [`queue`] → [`pipeline`] (which calls the
-//! `fileproc-formats` crate) → [`catalog`], [`records`], [`cache`]; what happens on the way is
+//! `fileproc-formats` crate, after the virus [`scan`] when it is on) → [`catalog`], [`records`],
+//! [`cache`]; what happens on the way is
 //! published as [`events`] to WebSocket and SSE clients. [`app`] wires them; [`cli`] is the
 //! `fileproc` command.
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod blob;
 pub mod cache;
 pub mod catalog;
@@ -17,6 +19,8 @@ pub mod events;
 pub mod ingest;
 pub mod pipeline;
 pub mod queue;
+pub mod ratelimit;
 pub mod records;
+pub mod scan;
 pub mod state;
 pub mod telemetry;

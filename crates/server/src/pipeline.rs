@@ -1,6 +1,8 @@
 //! The pipeline of one job: read the stored bytes, run the format's analyzer off the async
 //! executor, keep its records, and build the result JSON (`DESIGN.md` section 4).
 //!
+//! With `security.virus_scanning`, the first step is the virus scan ([`crate::scan`]): an
+//! infected file ends the job as [`JobOutcome::Quarantined`] before any analyzer sees a byte.
 //! A sequential analyzer (CSV) reads the blob as a stream, so nothing is spooled; a random-access
 //! one gets a local temporary copy. The analyzer runs in `spawn_blocking`; a panic there fails
 //! the job with `processor_panic` and nothing else.
@@ -16,13 +18,16 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::blob::BlobStore;
 use crate::catalog::{FileRecord, StoredResult};
+use crate::config::OversizePolicy;
 use crate::events::{ProgressReport, Step};
 use crate::records::RecordWriter;
+use crate::scan::{ScanError, ScanStatus, Scanner, VirusScan};
 use crate::state::AppState;
 
-/// How far a job is: its step, and how much of its input the analyzer has read; shared by the
-/// analyzer's thread, the pipeline and the lease keeper (which reports it).
-#[derive(Debug, Default)]
+/// How far a job is: its step, and how much of its input the analyzer has read (or the virus
+/// scan has sent); shared by the analyzer's thread, the pipeline and the lease keeper (which
+/// reports it).
+#[derive(Debug)]
 pub struct JobProgress {
     /// Bytes of the input consumed.
     pub bytes_done: AtomicU64,
@@ -36,14 +41,33 @@ pub struct JobProgress {
 
 /// The steps of processing, in order (`DESIGN.md` section 5), with the share of the whole job
 /// done when each starts: extraction takes the job from 0 to 0.9 as the input is read.
-const STEPS: [(Step, f64); 4] = [
+const STEPS: [(Step, f64); 5] = [
+    (Step::VirusScan, 0.0),
     (Step::Validation, 0.0),
     (Step::Extraction, 0.0),
     (Step::Thumbnail, 0.92),
     (Step::Storage, 0.96),
 ];
 
+impl Default for JobProgress {
+    /// A job that starts with validation (no virus scan).
+    fn default() -> Self {
+        JobProgress::starting_at(Step::Validation)
+    }
+}
+
 impl JobProgress {
+    /// A job whose first step is `step` (`virus_scan` when scanning is on, else `validation`).
+    pub fn starting_at(step: Step) -> Self {
+        let index = STEPS.iter().position(|(s, _)| *s == step).unwrap_or(0);
+        JobProgress {
+            bytes_done: AtomicU64::new(0),
+            bytes_total: AtomicU64::new(0),
+            step: AtomicU8::new(u8::try_from(index).unwrap_or(0)),
+            items: std::sync::Mutex::new(None),
+        }
+    }
+
     /// The fraction of the input read, 0..1, or `None` while the size is unknown.
     pub fn fraction(&self) -> Option<f64> {
         let total = self.bytes_total.load(Ordering::Relaxed);
@@ -106,7 +130,8 @@ impl JobError {
         }
     }
 
-    fn permanent(code: &'static str, message: impl Into<String>) -> Self {
+    /// A failure another attempt would repeat.
+    pub fn permanent(code: &'static str, message: impl Into<String>) -> Self {
         JobError {
             code,
             message: message.into(),
@@ -130,8 +155,17 @@ impl From<FormatError> for JobError {
     }
 }
 
-/// Process `file` (the file of a claimed job); `progress` is advanced as the analyzer reads,
-/// `cancel` stops it.
+/// How a job that did not fail ended.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// Processed: the result to store.
+    Completed(StoredResult),
+    /// The virus scan found threats: the file is to be quarantined, unprocessed.
+    Quarantined(VirusScan),
+}
+
+/// Process `file` (the file of a claimed job): scan it first when scanning is on, then analyze
+/// it; `progress` is advanced as the scan and the analyzer read, `cancel` stops the analyzer.
 ///
 /// # Errors
 /// A [`JobError`] saying what failed and whether to retry.
@@ -140,9 +174,89 @@ pub async fn process(
     file: &FileRecord,
     cancel: Arc<AtomicBool>,
     progress: Arc<JobProgress>,
+) -> Result<JobOutcome, JobError> {
+    if let Some(scanner) = Scanner::from_settings(&state.settings.security)
+        && let Some(infected) = virus_scan(state, &scanner, file, &progress).await?
+    {
+        return Ok(JobOutcome::Quarantined(infected));
+    }
+    analyze(state, file, cancel, progress)
+        .await
+        .map(JobOutcome::Completed)
+}
+
+/// The `virus_scan` step: scan the stored file and record the outcome. `Some(scan)` when the
+/// file is infected (the caller quarantines it, recording the scan with it); `None` to go on.
+///
+/// # Errors
+/// `scanner_unavailable` (retryable) when clamd cannot give a verdict; `storage_error` when the
+/// store fails; `not_scanned` (permanent) for a file too large to scan under
+/// `security.scan_oversize = refuse`.
+async fn virus_scan(
+    state: &AppState,
+    scanner: &Scanner,
+    file: &FileRecord,
+    progress: &JobProgress,
+) -> Result<Option<VirusScan>, JobError> {
+    progress.enter(Step::VirusScan);
+    let size = u64::try_from(file.size).unwrap_or(0);
+    progress.bytes_total.store(size, Ordering::Relaxed);
+    // Said at once, so that even a scan shorter than the progress period shows its step.
+    state
+        .events
+        .progress(&file.owner, &file.id, &progress.report());
+    let scan = scanner
+        .scan_object(&state.blobs, &file.storage_key, &progress.bytes_done)
+        .await
+        .map_err(|e| match e {
+            ScanError::Store(message) => storage_error(message),
+            other => {
+                // The cause (with clamd's address) is logged, not shown to clients.
+                tracing::warn!(error = %other, "virus scan failed");
+                let why = match other {
+                    ScanError::Timeout(_) => "did not answer in time",
+                    _ => "could not be reached or failed",
+                };
+                JobError::retryable(
+                    "scanner_unavailable",
+                    format!("the virus scanner {why}; the job will be retried"),
+                )
+            }
+        })?;
+    tracing::info!(scan.status = ?scan.status, scan.threats = ?scan.threats, "file scanned");
+    if scan.status == ScanStatus::Infected {
+        return Ok(Some(scan));
+    }
+    state
+        .catalog
+        .record_virus_scan(&file.id, &scan.to_json())
+        .await
+        .map_err(JobError::internal)?;
+    if scan.status == ScanStatus::NotScanned
+        && state.settings.security.scan_oversize == OversizePolicy::Refuse
+    {
+        return Err(JobError::permanent(
+            "not_scanned",
+            format!(
+                "{}; files that cannot be scanned are not processed (security.scan_oversize = refuse)",
+                scan.reason.as_deref().unwrap_or("the file was not scanned")
+            ),
+        ));
+    }
+    Ok(None)
+}
+
+/// Analyze `file` and store what the analysis made.
+async fn analyze(
+    state: &AppState,
+    file: &FileRecord,
+    cancel: Arc<AtomicBool>,
+    progress: Arc<JobProgress>,
 ) -> Result<StoredResult, JobError> {
     let started = Instant::now();
     progress.enter(Step::Validation);
+    // The scan counted the bytes it sent; the analyzer counts its own from 0.
+    progress.bytes_done.store(0, Ordering::Relaxed);
     let file_type = FileType::parse(&file.file_type)
         .ok_or_else(|| JobError::permanent("unsupported_format", "unknown file type"))?;
     let analyzer = fileproc_formats::analyzer_for(file_type).ok_or_else(|| {

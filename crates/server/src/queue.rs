@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use crate::catalog::{ClaimedJob, JobFailure};
 use crate::events::Event;
-use crate::pipeline::{self, JobError, JobProgress};
+use crate::pipeline::{self, JobError, JobOutcome, JobProgress};
 use crate::state::AppState;
 
 /// How often a running job's progress is recorded and published.
@@ -140,7 +140,12 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
     tracing::info!("job started");
     let started = Instant::now();
     let cancel = Arc::new(AtomicBool::new(false));
-    let progress = Arc::new(JobProgress::default());
+    let first_step = if state.settings.security.virus_scanning {
+        crate::events::Step::VirusScan
+    } else {
+        crate::events::Step::Validation
+    };
+    let progress = Arc::new(JobProgress::starting_at(first_step));
     let lease_lost = CancellationToken::new();
     let keeper = tokio::spawn(keep_lease(
         state.clone(),
@@ -179,7 +184,12 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
         return;
     };
     match outcome {
-        Ok(result) => match state.catalog.complete_job(&job, worker, &result).await {
+        Ok(JobOutcome::Quarantined(scan)) => quarantine(state, worker, &job, &owner, &scan).await,
+        Ok(JobOutcome::Completed(result)) => match state
+            .catalog
+            .complete_job(&job, worker, &result)
+            .await
+        {
             Ok(true) => {
                 state.cache.invalidate(&job.file_id).await;
                 state
@@ -212,6 +222,49 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
             record_failure(state, worker, &job, Some(&owner), &failure).await;
         }
     }
+}
+
+/// The scan found threats: quarantine the file (the job ends for good) and tell its watchers.
+async fn quarantine(
+    state: &AppState,
+    worker: &str,
+    job: &ClaimedJob,
+    owner: &str,
+    scan: &crate::scan::VirusScan,
+) {
+    let quarantine = scan.quarantine();
+    match state.catalog.quarantine_job(job, worker, &quarantine).await {
+        Ok(true) => {
+            tracing::warn!(threats = ?scan.threats, "infected file quarantined");
+            state.cache.invalidate(&job.file_id).await;
+            publish_quarantined(state, owner, &job.file_id, Some("processing"), &quarantine);
+        }
+        Ok(false) => {
+            tracing::warn!("the scan ended after the lease was lost; the next attempt scans again");
+            remove_output_if_deleted(state, &job.file_id).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "quarantining the file failed; the lease will expire and the job run again")
+        }
+    }
+}
+
+/// Tell a file's watchers it is quarantined: `status_change` to `quarantined`, then `error`
+/// with the code `quarantined`.
+pub fn publish_quarantined(
+    state: &AppState,
+    owner: &str,
+    file_id: &str,
+    old_status: Option<&str>,
+    quarantine: &crate::catalog::Quarantine,
+) {
+    state
+        .events
+        .status_change(owner, file_id, old_status, "quarantined");
+    state.events.publish(
+        owner,
+        Event::error(file_id, "quarantined", &quarantine.message),
+    );
 }
 
 /// The owner of a file, for its events; `None` when it is gone.

@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use crate::auth::Authenticator;
 use crate::blob::BlobStore;
 use crate::cache::ResultCache;
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::events::EventBus;
 use crate::queue::QueueHandle;
+use crate::ratelimit::RateLimits;
 
 /// The shared state: cheap to clone, everything behind `Arc`.
 #[derive(Clone)]
@@ -21,7 +23,11 @@ pub struct AppState {
     pub events: EventBus,
     /// Open WebSocket and SSE connections, at most `websocket.max_connections`.
     pub connections: Arc<tokio::sync::Semaphore>,
+    /// Who is calling (`security.auth`).
+    pub auth: Arc<Authenticator>,
+    /// Requests per client IP and owner (`security.rate_limit`).
+    pub rate_limits: Arc<RateLimits>,
 }
 
-/// The one owner of every file until auth arrives (`security.auth.mode = none`).
+/// The one owner of every file when `security.auth.mode` is `none`.
 pub const DEFAULT_OWNER: &str = "default";

@@ -9,8 +9,8 @@
 
 use fileproc::catalog::{
     CachedCatalog, Catalog, CatalogError, FileCache, FileFilter, FinishedUpload, JobFailure,
-    NewFile, NewUpload, PostgresCatalog, SqliteCatalog, StoredResult, UploadKind, UploadPart,
-    now_ms,
+    NewFile, NewUpload, PostgresCatalog, Quarantine, SqliteCatalog, StoredResult, UploadKind,
+    UploadPart, now_ms,
 };
 use serde_json::json;
 use sqlx::Connection;
@@ -347,6 +347,11 @@ on_both_backends!(
 on_both_backends!(
     sqlite_concurrent_puts_of_a_part_leak_no_key,
     postgres_concurrent_puts_of_a_part_leak_no_key => concurrent_puts_of_a_part_leak_no_key
+);
+on_both_backends!(
+    sqlite_records_virus_scans_and_quarantines_files,
+    postgres_records_virus_scans_and_quarantines_files =>
+        records_virus_scans_and_quarantines_files
 );
 
 // SQLite: `enqueue` reads before it writes; in a deferred transaction a concurrent writer made
@@ -1299,24 +1304,32 @@ async fn an_upload_finishing_while_its_file_is_deleted(c: Arc<dyn Catalog>) {
 /// and the files stay; after 0001 nothing is left; `migrate` brings both back.
 async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
     c.insert_file(&new_file("f-kept", "o"), None).await.unwrap();
+    c.record_virus_scan("f-kept", &json!({"status": "clean"}))
+        .await
+        .unwrap();
     let upload = chunked_upload("dropped", "o", in_an_hour());
     c.create_upload(&upload).await.unwrap();
 
+    // 0003 takes the scan column (this code reads it, so it cannot read files without it)...
+    assert_eq!(c.migrate_down().await.unwrap(), Some(3));
+    assert!(
+        c.get_file("o", "f-kept").await.is_err(),
+        "the virus_scan column is gone"
+    );
+    // ... and 0002 the uploads, with their files; applied again, both start empty.
     assert_eq!(c.migrate_down().await.unwrap(), Some(2));
+    c.migrate().await.unwrap();
+    expect_not_found(c.get_upload("o", "dropped").await);
+    expect_not_found(c.get_file("o", "f-dropped").await);
+    let kept = c.get_file("o", "f-kept").await.unwrap();
+    assert_eq!((kept.status.as_str(), kept.virus_scan), ("pending", None));
+
+    assert_eq!(c.migrate_down().await.unwrap(), Some(3));
+    assert_eq!(c.migrate_down().await.unwrap(), Some(2));
+    assert_eq!(c.migrate_down().await.unwrap(), Some(1));
     assert!(
         c.get_upload("o", "dropped").await.is_err(),
         "the uploads table is gone"
-    );
-    assert!(matches!(
-        c.get_file("o", "f-dropped").await,
-        Err(CatalogError::NotFound)
-    ));
-    assert_eq!(c.get_file("o", "f-kept").await.unwrap().status, "pending");
-
-    assert_eq!(c.migrate_down().await.unwrap(), Some(1));
-    assert!(
-        c.get_file("o", "f-kept").await.is_err(),
-        "the files table is gone"
     );
     assert_eq!(c.migrate_down().await.unwrap(), None);
 
@@ -1329,6 +1342,125 @@ async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
         c.get_upload("o", "dropped").await.unwrap().file_id,
         "f-dropped"
     );
+}
+
+fn quarantine(threat: &str) -> Quarantine {
+    Quarantine {
+        virus_scan: json!({"status": "infected", "clean": false, "threats": [threat]}),
+        message: format!("the file is infected ({threat})"),
+    }
+}
+
+#[track_caller]
+fn scan_of(file: &fileproc::catalog::FileRecord) -> serde_json::Value {
+    serde_json::from_str(file.virus_scan.as_deref().expect("a virus_scan")).unwrap()
+}
+
+async fn records_virus_scans_and_quarantines_files(c: Arc<dyn Catalog>) {
+    // A scan is recorded on any file, replacing the previous one.
+    c.insert_file(&new_file("f1", "o"), Some(3)).await.unwrap();
+    assert_eq!(c.get_file("o", "f1").await.unwrap().virus_scan, None);
+    let job = c.claim_job("w", LEASE).await.unwrap().unwrap();
+    let clean = json!({"status": "clean", "clean": true, "threats": []});
+    c.record_virus_scan("f1", &clean).await.unwrap();
+    assert_eq!(scan_of(&c.get_file("o", "f1").await.unwrap()), clean);
+    expect_not_found(c.record_virus_scan("gone", &clean).await);
+
+    // A job's scan that found threats quarantines the file, under the lease only.
+    let infected = quarantine("Eicar-Test-Signature");
+    assert!(!c.quarantine_job(&job, "other", &infected).await.unwrap());
+    assert_eq!(c.get_file("o", "f1").await.unwrap().status, "processing");
+    assert!(c.quarantine_job(&job, "w", &infected).await.unwrap());
+    let file = c.get_file("o", "f1").await.unwrap();
+    assert_eq!(
+        (
+            file.status.as_str(),
+            file.error_code.as_deref(),
+            file.error_message.as_deref()
+        ),
+        (
+            "quarantined",
+            Some("quarantined"),
+            Some("the file is infected (Eicar-Test-Signature)")
+        )
+    );
+    assert_eq!(scan_of(&file), infected.virus_scan);
+    assert!(file.processed_at.is_some());
+    // It is never retried nor processed again.
+    assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
+    assert!(!c.renew_lease(&job.id, "w", LEASE).await.unwrap());
+    expect_conflict(c.enqueue("o", "f1", 3, &json!({})).await);
+    assert!(!c.complete_job(&job, "w", &result()).await.unwrap());
+    assert_eq!(c.get_file("o", "f1").await.unwrap().status, "quarantined");
+
+    // An upload refused by type and found infected is inserted quarantined, with no job.
+    c.insert_quarantined(&new_file("f2", "o"), &quarantine("Evil"))
+        .await
+        .unwrap();
+    let file = c.get_file("o", "f2").await.unwrap();
+    assert_eq!(
+        (file.status.as_str(), file.error_code.as_deref()),
+        ("quarantined", Some("quarantined"))
+    );
+    assert_eq!(scan_of(&file)["threats"], json!(["Evil"]));
+    expect_not_found(c.get_file("other", "f2").await);
+
+    // A resumable upload's file is quarantined under the upload's lock, its rows dropped.
+    c.create_upload(&chunked_upload("u1", "o", in_an_hour()))
+        .await
+        .unwrap();
+    c.put_upload_part(&part("u1", 1, 25, "u1/1"), in_an_hour())
+        .await
+        .unwrap();
+    let upload = c.get_upload("o", "u1").await.unwrap();
+    expect_conflict(
+        c.quarantine_upload(&upload, "t", &facts(25), &quarantine("Evil"))
+            .await,
+    );
+    c.lock_upload("u1", "t", LEASE).await.unwrap();
+    expect_conflict(
+        c.quarantine_upload(&upload, "x", &facts(25), &quarantine("Evil"))
+            .await,
+    );
+    assert_eq!(c.get_file("o", "f-u1").await.unwrap().status, "uploading");
+    c.quarantine_upload(&upload, "t", &facts(25), &quarantine("Evil"))
+        .await
+        .unwrap();
+    let file = c.get_file("o", "f-u1").await.unwrap();
+    assert_eq!(
+        (
+            file.status.as_str(),
+            file.size,
+            file.file_type.as_str(),
+            file.error_code.as_deref()
+        ),
+        ("quarantined", 25, "tsv", Some("quarantined"))
+    );
+    assert_eq!(scan_of(&file)["threats"], json!(["Evil"]));
+    expect_not_found(c.get_upload("o", "u1").await);
+    assert!(c.list_upload_parts("u1").await.unwrap().is_empty());
+    assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
+    expect_not_found(
+        c.quarantine_upload(&upload, "t", &facts(25), &quarantine("Evil"))
+            .await,
+    );
+
+    // Quarantined files list under their status, and are deleted like any other.
+    let filter = FileFilter {
+        status: Some("quarantined".into()),
+        limit: 10,
+        ..FileFilter::default()
+    };
+    let ids: Vec<String> = c
+        .list_files("o", &filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids, ["f2", "f1", "f-u1"]);
+    c.delete_file("o", "f2").await.unwrap();
+    expect_not_found(c.get_file("o", "f2").await);
 }
 
 /// The Redis file cache serves rows at rest, is fenced against a reader that read before a

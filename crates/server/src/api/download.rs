@@ -1,6 +1,7 @@
 //! `GET /api/v1/files/{id}/download`: the original bytes, streamed from the blob store, with
 //! byte ranges (RFC 7233), a strong `ETag` (the SHA-256) and `Content-Disposition` (RFC 6266,
-//! with an RFC 8187 `filename*` for names that are not plain ASCII).
+//! with an RFC 8187 `filename*` for names that are not plain ASCII). A quarantined file's bytes
+//! are never served (403 `quarantined`).
 
 use axum::Router;
 use axum::body::Body;
@@ -12,7 +13,9 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::error::ApiError;
 use super::extract::ApiPath;
-use crate::state::{AppState, DEFAULT_OWNER};
+use crate::auth::Owner;
+use crate::catalog::FileStatus;
+use crate::state::AppState;
 
 /// The routes of this group.
 pub fn router() -> Router<AppState> {
@@ -21,10 +24,21 @@ pub fn router() -> Router<AppState> {
 
 async fn download(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let file = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    let file = state.catalog.get_file(&owner, &file_id).await?;
+    if file.status == FileStatus::Quarantined.as_str() {
+        return Err(ApiError::quarantined());
+    }
+    if file.status == "uploading" {
+        return Err(ApiError::Conflict {
+            code: "upload_in_progress",
+            message: "the file is still being uploaded; download it once the upload completes"
+                .into(),
+        });
+    }
     let size = u64::try_from(file.size).unwrap_or(0);
     let etag = format!("\"{}\"", file.sha256);
     if headers

@@ -15,6 +15,20 @@ pub enum ApiError {
     /// 400: the request is malformed.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// 401: no credentials, or bad ones; `challenge` goes in `WWW-Authenticate`.
+    #[error("{message}")]
+    Unauthorized {
+        message: String,
+        challenge: &'static str,
+    },
+    /// 429: the caller's (or its address's) rate limit is spent; `Retry-After` says when to
+    /// come back, in seconds.
+    #[error("too many requests; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    /// 403: the file may not be used, e.g. it is quarantined (code `quarantined`): it will never
+    /// be, so unlike a 409 there is nothing to wait for.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// 404: no such file (or not the caller's).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -75,6 +89,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -99,9 +116,12 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. }
+            | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::UnsupportedType { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::TooLarge { .. } | ApiError::BodyTooLarge => "file_too_large",
             ApiError::LengthExceeded { .. } => "length_exceeded",
@@ -132,6 +152,20 @@ impl IntoResponse for ApiError {
             code: self.code(),
         };
         let mut response = (status, Json(body)).into_response();
+        match &self {
+            ApiError::Unauthorized { challenge, .. } => {
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static(challenge),
+                );
+            }
+            ApiError::RateLimited { retry_after } => {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+            }
+            _ => {}
+        }
         if let ApiError::RangeNotSatisfiable { size } = self
             && let Ok(v) = format!("bytes */{size}").parse()
         {
@@ -140,6 +174,18 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::CONTENT_RANGE, v);
         }
         response
+    }
+}
+
+impl ApiError {
+    /// 403 `quarantined`: what every use of a quarantined file's bytes or results gets.
+    pub fn quarantined() -> Self {
+        ApiError::Forbidden {
+            code: "quarantined",
+            message: "the file is quarantined: its virus scan found threats (see virus_scan); \
+                      it is not processed or served"
+                .to_owned(),
+        }
     }
 }
 

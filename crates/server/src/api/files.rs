@@ -11,8 +11,9 @@ use std::sync::Arc;
 use super::error::ApiError;
 use super::extract::{ApiMultipart, ApiPath, ApiQuery};
 use super::view::{FileView, StatusView, websocket_url};
+use crate::auth::Owner;
 use crate::catalog::{FileFilter, FileRecord, FileStatus};
-use crate::state::{AppState, DEFAULT_OWNER};
+use crate::state::AppState;
 use fileproc_formats::FileType;
 
 /// Bytes allowed in a multipart body besides the file itself (the other fields, boundaries).
@@ -46,10 +47,11 @@ fn view(state: &AppState, headers: &HeaderMap, f: FileRecord) -> FileView {
 
 async fn upload(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     headers: HeaderMap,
     ApiMultipart(multipart): ApiMultipart,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
-    let file = crate::ingest::multipart_upload(&state, DEFAULT_OWNER, multipart).await?;
+    let file = crate::ingest::multipart_upload(&state, &owner, multipart).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &headers, file))))
 }
 
@@ -71,6 +73,7 @@ struct FileList {
 
 async fn list(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<FileList>, ApiError> {
@@ -117,7 +120,7 @@ async fn list(
         cursor: q.cursor,
         limit: limit + 1,
     };
-    let mut rows = state.catalog.list_files(DEFAULT_OWNER, &filter).await?;
+    let mut rows = state.catalog.list_files(&owner, &filter).await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     let next_cursor = has_more
@@ -136,10 +139,11 @@ async fn list(
 
 async fn show(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     headers: HeaderMap,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Json<FileView>, ApiError> {
-    let file = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    let file = state.catalog.get_file(&owner, &file_id).await?;
     Ok(Json(view(&state, &headers, file)))
 }
 
@@ -152,6 +156,7 @@ struct Queued {
 
 async fn process(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
@@ -174,11 +179,14 @@ async fn process(
             Err(e) => return Err(ApiError::bad_request("invalid_json", e.to_string())),
         }
     };
-    let before = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    let before = state.catalog.get_file(&owner, &file_id).await?;
+    if before.status == FileStatus::Quarantined.as_str() {
+        return Err(ApiError::quarantined());
+    }
     let max_attempts = state.settings.processing.max_retries + 1;
     let job_id = state
         .catalog
-        .enqueue(DEFAULT_OWNER, &file_id, max_attempts, &options)
+        .enqueue(&owner, &file_id, max_attempts, &options)
         .await
         .map_err(|e| match e {
             crate::catalog::CatalogError::Conflict(message) => ApiError::Conflict {
@@ -191,7 +199,7 @@ async fn process(
     state.queue.wake();
     state
         .events
-        .status_change(DEFAULT_OWNER, &file_id, Some(&before.status), "queued");
+        .status_change(&owner, &file_id, Some(&before.status), "queued");
     Ok((
         StatusCode::ACCEPTED,
         Json(Queued {
@@ -204,9 +212,10 @@ async fn process(
 
 async fn status(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Json<StatusView>, ApiError> {
-    let file = state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    let file = state.catalog.get_file(&owner, &file_id).await?;
     let now = crate::events::watch::snapshot(&state, &file).await?;
     let mut view = StatusView::new(file);
     // An upload's progress is its own (the bytes received), as its events say.
@@ -218,9 +227,17 @@ async fn status(
 /// `Ok` when the caller's file exists and is completed.
 ///
 /// # Errors
-/// 404 unknown file, 409 while not completed.
-pub async fn ensure_completed(state: &AppState, file_id: &str) -> Result<(), ApiError> {
-    let file = state.catalog.get_file(DEFAULT_OWNER, file_id).await?;
+/// 404 unknown file, 403 `quarantined` for a quarantined file (it never will be), 409 while not
+/// completed.
+pub async fn ensure_completed(
+    state: &AppState,
+    owner: &str,
+    file_id: &str,
+) -> Result<(), ApiError> {
+    let file = state.catalog.get_file(owner, file_id).await?;
+    if file.status == FileStatus::Quarantined.as_str() {
+        return Err(ApiError::quarantined());
+    }
     if file.status != FileStatus::Completed.as_str() {
         return Err(ApiError::Conflict {
             code: "not_completed",
@@ -236,9 +253,10 @@ pub async fn ensure_completed(state: &AppState, file_id: &str) -> Result<(), Api
 /// 404 unknown file, 409 while not completed.
 pub(crate) async fn completed_result(
     state: &AppState,
+    owner: &str,
     file_id: &str,
 ) -> Result<Arc<serde_json::Value>, ApiError> {
-    ensure_completed(state, file_id).await?;
+    ensure_completed(state, owner, file_id).await?;
     if let Some(hit) = state.cache.get(file_id).await {
         return Ok(hit);
     }
@@ -251,9 +269,10 @@ pub(crate) async fn completed_result(
 
 async fn result(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let value = completed_result(&state, &file_id).await?;
+    let value = completed_result(&state, &owner, &file_id).await?;
     let body = serde_json::to_vec(&*value).map_err(|e| ApiError::Internal(e.into()))?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -263,16 +282,17 @@ async fn result(
 
 async fn remove(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     // Objects first: if the store fails, the row stays and a retried DELETE finishes the job.
     // (A job still writing is cleaned up by its worker once the row is gone.)
-    state.catalog.get_file(DEFAULT_OWNER, &file_id).await?;
+    state.catalog.get_file(&owner, &file_id).await?;
     state.blobs.delete_file_objects(&file_id).await?;
-    state.catalog.delete_file(DEFAULT_OWNER, &file_id).await?;
+    state.catalog.delete_file(&owner, &file_id).await?;
     state.cache.invalidate(&file_id).await;
     state.events.publish(
-        DEFAULT_OWNER,
+        &owner,
         crate::events::Event::error(&file_id, "file_deleted", "the file was deleted"),
     );
     tracing::info!(file.id = %file_id, "file deleted");

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
 use super::files::completed_result;
+use crate::auth::Owner;
 use crate::blob::BlobStore;
 use crate::state::AppState;
 
@@ -40,10 +41,11 @@ struct Picture {
 
 async fn thumbnail(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ThumbnailQuery>,
 ) -> Result<Response, ApiError> {
-    let result = completed_result(&state, &file_id).await?;
+    let result = completed_result(&state, &owner, &file_id).await?;
     let listed: Vec<Picture> = result
         .get("thumbnails")
         .cloned()
@@ -79,9 +81,10 @@ async fn thumbnail(
 
 async fn converted(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let result = completed_result(&state, &file_id).await?;
+    let result = completed_result(&state, &owner, &file_id).await?;
     let Some(converted) = result.get("converted").cloned() else {
         return Err(ApiError::NotFound("converted image"));
     };

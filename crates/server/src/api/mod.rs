@@ -13,23 +13,134 @@ pub mod uploads;
 pub mod view;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-/// The whole API over `state`.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The whole API over `state`: every route but the health probes behind authentication and
+/// rate limits ([`crate::auth::authenticate`]), CORS as configured, security headers on every
+/// response.
+///
+/// # Errors
+/// `security.cors.allowed_origins` holds `*` while auth is on, or an origin that is not a
+/// valid header value.
+pub fn router(state: AppState) -> Result<Router, String> {
+    let cors = cors(&state)?;
+    let protected = Router::new()
         .merge(files::router(&state))
         .merge(uploads::router())
         .merge(tus::router())
         .merge(download::router())
         .merge(records::router())
         .merge(images::router())
-        .merge(health::router())
         .merge(progress::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ));
+    let mut app = protected
+        .merge(health::router())
         .fallback(|| async { error::ApiError::NotFound("route") })
-        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed });
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    Ok(app
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            // Nothing the API serves (JSON, downloads, thumbnails) may run or load anything
+            // when opened in a browser.
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; sandbox"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // A 5xx is worth a warning, not an error: a refused connection (503) is expected load.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
+        )
+        .with_state(state))
+}
+
+/// The CORS layer `security.cors.allowed_origins` asks for; `None` for no cross-origin calls.
+fn cors(state: &AppState) -> Result<Option<CorsLayer>, String> {
+    let origins = &state.settings.security.cors.allowed_origins;
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let any = origins.iter().any(|o| o == "*");
+    let auth_on = state.settings.security.auth.mode != crate::config::AuthMode::None;
+    if any && auth_on {
+        return Err("security.cors.allowed_origins = *: expected a list of origins, since                     security.auth.mode is on (any site could then use a logged-in browser)"
+            .into());
+    }
+    let allow = if any {
+        AllowOrigin::any()
+    } else {
+        let list = origins
+            .iter()
+            .map(|o| {
+                HeaderValue::from_str(o.trim_end_matches('/')).map_err(|_| {
+                    format!("security.cors.allowed_origins: {o:?} is not a valid origin")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(list)
+    };
+    let names = |list: &[&'static str]| -> Vec<HeaderName> {
+        list.iter().map(|n| HeaderName::from_static(n)).collect()
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers(names(&[
+                "content-type",
+                "authorization",
+                "x-api-key",
+                "range",
+                "tus-resumable",
+                "upload-length",
+                "upload-defer-length",
+                "upload-offset",
+                "upload-metadata",
+                "upload-checksum",
+            ]))
+            .expose_headers(names(&[
+                "location",
+                "etag",
+                "content-disposition",
+                "content-range",
+                "retry-after",
+                "www-authenticate",
+                "tus-resumable",
+                "tus-version",
+                "tus-extension",
+                "tus-max-size",
+                "tus-checksum-algorithm",
+                "upload-offset",
+                "upload-length",
+                "upload-defer-length",
+                "upload-expires",
+                "upload-metadata",
+            ]))
+            .max_age(std::time::Duration::from_secs(600)),
+    ))
 }

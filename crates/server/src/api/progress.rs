@@ -24,10 +24,11 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
+use crate::auth::Owner;
 use crate::catalog::CatalogError;
 use crate::events::Event;
 use crate::events::watch::Watch;
-use crate::state::{AppState, DEFAULT_OWNER};
+use crate::state::AppState;
 
 /// The routes of this group.
 pub fn router() -> Router<AppState> {
@@ -79,13 +80,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 
 async fn websocket(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiQuery(q): ApiQuery<WsQuery>,
     Upgrade(upgrade): Upgrade,
 ) -> Result<Response, ApiError> {
     let file_id = q.file_id.as_deref().map(parse_file_id).transpose()?;
     let permit = permit(&state)?;
     let ws = &state.settings.websocket;
-    let watch = Watch::subscribe(&state, DEFAULT_OWNER, file_id.as_deref());
+    let watch = Watch::subscribe(&state, &owner, file_id.as_deref());
     Ok(upgrade
         .max_message_size(usize::try_from(ws.max_message_size).unwrap_or(usize::MAX))
         .read_buffer_size(usize::try_from(ws.read_buffer_size).unwrap_or(128 * 1024))
@@ -192,11 +194,12 @@ async fn send(socket: &mut WebSocket, frame: &Event, deadline: Duration) -> bool
 
 async fn server_sent_events(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let file_id = parse_file_id(&file_id)?;
     let permit = permit(&state)?;
-    let mut watch = Watch::subscribe(&state, DEFAULT_OWNER, Some(&file_id));
+    let mut watch = Watch::subscribe(&state, &owner, Some(&file_id));
     let opening = watch.opening().await?;
     Ok(Sse::new(sse_stream(opening, watch, permit)).keep_alive(
         KeepAlive::new().interval(

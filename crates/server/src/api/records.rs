@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
 use super::files::ensure_completed;
+use crate::auth::Owner;
 use crate::state::AppState;
 
 /// Most records one page may ask for.
@@ -113,6 +114,7 @@ struct RecordsQuery {
 
 async fn records(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<RecordsQuery>,
     headers: HeaderMap,
@@ -139,7 +141,7 @@ async fn records(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("application/x-ndjson")),
     };
-    ensure_completed(&state, &file_id).await?;
+    ensure_completed(&state, &owner, &file_id).await?;
     let row = state.catalog.get_result(&file_id).await?;
     let stored: TabularResult =
         serde_json::from_str(&row.result).map_err(|e| ApiError::Internal(e.into()))?;

@@ -16,17 +16,20 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::error::ApiError;
 use super::extract::ApiPath;
+use crate::auth::Owner;
 use crate::catalog::UploadRecord;
 use crate::ingest::resumable;
 use crate::ingest::resumable::ChecksumAlgorithm;
 use crate::ingest::tus::{self, Patch};
-use crate::state::{AppState, DEFAULT_OWNER};
+use crate::state::AppState;
 
 /// The protocol version spoken, the only one (`Tus-Resumable`, `Tus-Version`).
 pub const TUS_VERSION: &str = "1.0.0";
 /// The extensions supported (`Tus-Extension`).
 pub const TUS_EXTENSIONS: &str =
     "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration";
+/// Longest `Upload-Metadata` accepted, in bytes (it is echoed on every HEAD).
+const MAX_METADATA_BYTES: usize = 4096;
 /// The content type of a PATCH body (tus 1.0.0 core).
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
@@ -55,6 +58,23 @@ pub fn router() -> Router<AppState> {
                 .options(options),
         )
         .layer(middleware::from_fn(tus_resumable))
+}
+
+/// Before routing: a POST to an upload with `X-HTTP-Method-Override` is the method it names
+/// (tus 1.0.0 core, for environments that cannot send PATCH or DELETE).
+pub async fn method_override(mut request: Request, next: Next) -> Response {
+    if request.method() == Method::POST
+        && request.uri().path().starts_with("/api/v1/tus/")
+        && let Some(method) = request
+            .headers()
+            .get("x-http-method-override")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Method::from_bytes(v.trim().to_ascii_uppercase().as_bytes()).ok())
+            .filter(|m| [Method::PATCH, Method::DELETE, Method::HEAD].contains(m))
+    {
+        *request.method_mut() = method;
+    }
+    next.run(request).await
 }
 
 /// Every answer carries `Tus-Resumable`; every request but OPTIONS must carry it with the
@@ -101,7 +121,9 @@ fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, Api
         .map(|v| {
             v.to_str()
                 .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_header",
@@ -165,6 +187,7 @@ fn checksum(headers: &HeaderMap) -> Result<Option<(ChecksumAlgorithm, Vec<u8>)>,
 
 async fn create(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -182,15 +205,40 @@ async fn create(
             ));
         }
     };
+    if headers.contains_key("upload-concat") {
+        return Err(ApiError::bad_request(
+            "unsupported_extension",
+            "the concatenation extension is not supported (see Tus-Extension)",
+        ));
+    }
     let metadata = headers
         .get(&UPLOAD_METADATA)
         .map(|v| {
+            if v.len() > MAX_METADATA_BYTES {
+                return Err(ApiError::bad_request(
+                    "invalid_metadata",
+                    format!("Upload-Metadata is longer than {MAX_METADATA_BYTES} bytes"),
+                ));
+            }
             v.to_str().map_err(|_| {
                 ApiError::bad_request("invalid_metadata", "Upload-Metadata is not ASCII")
             })
         })
         .transpose()?;
-    let mut upload = tus::create(&state, DEFAULT_OWNER, length, metadata).await?;
+    let has_body = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    if has_body && !is_offset_stream(&headers) {
+        return Err(ApiError::UnsupportedType {
+            code: "invalid_content_type",
+            message: format!(
+                "a creation with upload sends its bytes as Content-Type: {OFFSET_OCTET_STREAM}"
+            ),
+        });
+    }
+    let mut upload = tus::create(&state, &owner, length, metadata).await?;
     // creation-with-upload: the body, if any, is the first PATCH.
     if is_offset_stream(&headers) {
         let patch = Patch {
@@ -210,9 +258,10 @@ async fn create(
 
 async fn head(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let mut headers = match tus::find(&state, DEFAULT_OWNER, &file_id).await? {
+    let mut headers = match tus::find(&state, &owner, &file_id).await? {
         Ok(upload) => {
             // Every byte is here but the completion did not happen (the instance stopped
             // between the last PATCH and the end of the assembly): finish it now.
@@ -240,6 +289,7 @@ async fn head(
 
 async fn patch(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
@@ -257,7 +307,7 @@ async fn patch(
         length: header_u64(&headers, &UPLOAD_LENGTH)?,
         checksum: checksum(&headers)?,
     };
-    let upload = match tus::find(&state, DEFAULT_OWNER, &file_id).await? {
+    let upload = match tus::find(&state, &owner, &file_id).await? {
         Ok(upload) => upload,
         Err(finished) => {
             return Err(ApiError::Conflict {
@@ -275,9 +325,10 @@ async fn patch(
 
 async fn terminate(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    match tus::find(&state, DEFAULT_OWNER, &file_id).await? {
+    match tus::find(&state, &owner, &file_id).await? {
         Ok(upload) => {
             resumable::remove(
                 &state,

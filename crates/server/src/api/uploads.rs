@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
 use super::view::{FileView, rfc3339, websocket_url};
+use crate::auth::Owner;
 use crate::ingest::chunked::{self, CompleteRequest, InitRequest, Layout, PartView};
 use crate::ingest::resumable;
-use crate::state::{AppState, DEFAULT_OWNER};
+use crate::state::AppState;
 
 /// The routes of this group.
 pub fn router() -> Router<AppState> {
@@ -52,11 +53,12 @@ fn json_body<T: serde::de::DeserializeOwned>(
 
 async fn init(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<InitResponse>), ApiError> {
     let req: InitRequest = json_body(body)?;
-    let (upload, layout) = chunked::init(&state, DEFAULT_OWNER, req).await?;
+    let (upload, layout) = chunked::init(&state, &owner, req).await?;
     let websocket_url = websocket_url(&state.settings.server, &headers, &upload.file_id);
     Ok((
         StatusCode::CREATED,
@@ -79,12 +81,13 @@ struct ChunkQuery {
 
 async fn put_chunk(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ChunkQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let upload = chunked::find(&state, DEFAULT_OWNER, &file_id, &q.upload_id).await?;
+    let upload = chunked::find(&state, &owner, &file_id, &q.upload_id).await?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -122,10 +125,11 @@ struct PartsResponse {
 
 async fn list_parts(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<UploadQuery>,
 ) -> Result<Json<PartsResponse>, ApiError> {
-    let upload = chunked::find(&state, DEFAULT_OWNER, &file_id, &q.upload_id).await?;
+    let upload = chunked::find(&state, &owner, &file_id, &q.upload_id).await?;
     let parts = state.catalog.list_upload_parts(&upload.id).await?;
     let layout = Layout::of(&upload);
     Ok(Json(PartsResponse {
@@ -142,12 +146,13 @@ async fn list_parts(
 
 async fn complete(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<FileView>, ApiError> {
     let req: CompleteRequest = json_body(body)?;
-    let upload = chunked::find(&state, DEFAULT_OWNER, &file_id, &req.upload_id).await?;
+    let upload = chunked::find(&state, &owner, &file_id, &req.upload_id).await?;
     let file = chunked::complete(&state, &upload, &req).await?;
     let url = websocket_url(&state.settings.server, &headers, &file.id);
     Ok(Json(FileView::new(file, state.blobs.bucket(), url)))
@@ -155,10 +160,11 @@ async fn complete(
 
 async fn abort(
     State(state): State<AppState>,
+    Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<UploadQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let upload = chunked::find(&state, DEFAULT_OWNER, &file_id, &q.upload_id).await?;
+    let upload = chunked::find(&state, &owner, &file_id, &q.upload_id).await?;
     resumable::remove(
         &state,
         &upload,

@@ -50,6 +50,9 @@ pub struct FileView {
     pub processed_at: Option<String>,
     pub storage_info: StorageInfo,
     pub error: Option<FileErrorView>,
+    /// The outcome of the file's virus scan (`scan::VirusScan`: `status`, `clean`, `threats`,
+    /// `scanned_at`, `scanner`, `reason`); null when it was never scanned.
+    pub virus_scan: Option<Value>,
     pub websocket_url: String,
 }
 
@@ -86,6 +89,10 @@ impl FileView {
                 content_type: f.content_type.clone(),
             },
             metadata: serde_json::from_str(&f.metadata).unwrap_or(Value::Null),
+            virus_scan: f
+                .virus_scan
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
             uploaded_at: rfc3339(f.uploaded_at),
             processed_at: f.processed_at.map(rfc3339),
             error,

@@ -26,7 +26,7 @@ use tokio::sync::broadcast;
 
 use super::{
     Catalog, CatalogResult, ClaimedJob, FileFilter, FileRecord, FinishedUpload, JobFailure,
-    NewFile, NewUpload, ResultRecord, StoredResult, UploadPart, UploadRecord,
+    NewFile, NewUpload, Quarantine, ResultRecord, StoredResult, UploadPart, UploadRecord,
 };
 use crate::cache::KEY_PREFIX;
 
@@ -334,6 +334,37 @@ impl Catalog for CachedCatalog {
     async fn get_result(&self, file_id: &str) -> CatalogResult<ResultRecord> {
         self.inner.get_result(file_id).await
     }
+    async fn record_virus_scan(
+        &self,
+        file_id: &str,
+        scan: &serde_json::Value,
+    ) -> CatalogResult<()> {
+        // Recorded during a job (the file is `processing`, not cached): invalidated all the
+        // same, since the call takes any status.
+        let done = self.inner.record_virus_scan(file_id, scan).await;
+        self.files.invalidate(file_id).await;
+        done
+    }
+    async fn quarantine_job(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<bool> {
+        let done = self.inner.quarantine_job(job, worker, quarantine).await;
+        self.files.invalidate(&job.file_id).await;
+        done
+    }
+    async fn insert_quarantined(
+        &self,
+        file: &NewFile,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<()> {
+        // A new row, so nothing of it is cached; invalidated all the same, as every change is.
+        let done = self.inner.insert_quarantined(file, quarantine).await;
+        self.files.invalidate(&file.id).await;
+        done
+    }
     // Uploads: their files are `uploading`, never cached, until `finish_upload` moves them to
     // `pending` or `queued`; the invalidation there is for safety, not need.
     async fn create_upload(&self, upload: &NewUpload) -> CatalogResult<()> {
@@ -396,6 +427,20 @@ impl Catalog for CachedCatalog {
         self.inner
             .finish_upload(upload_id, token, facts, enqueue)
             .await
+    }
+    async fn quarantine_upload(
+        &self,
+        upload: &UploadRecord,
+        token: &str,
+        facts: &FinishedUpload,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<()> {
+        let done = self
+            .inner
+            .quarantine_upload(upload, token, facts, quarantine)
+            .await;
+        self.files.invalidate(&upload.file_id).await;
+        done
     }
     async fn delete_upload(&self, upload_id: &str) -> CatalogResult<UploadRecord> {
         let upload = self.inner.delete_upload(upload_id).await?;

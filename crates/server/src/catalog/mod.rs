@@ -10,7 +10,7 @@ mod sqlite;
 pub use cached::{CachedCatalog, FileCache};
 pub use model::{
     ClaimedJob, FileFilter, FileRecord, FileStatus, FinishedUpload, JobFailure, NewFile, NewUpload,
-    ResultRecord, StoredResult, UploadKind, UploadPart, UploadRecord,
+    Quarantine, ResultRecord, StoredResult, UploadKind, UploadPart, UploadRecord,
 };
 pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
@@ -140,6 +140,31 @@ pub trait Catalog: Send + Sync {
     /// The stored result of a file.
     async fn get_result(&self, file_id: &str) -> CatalogResult<ResultRecord>;
 
+    // ---- Virus scans (`security.virus_scanning`, see `scan`). ----
+
+    /// Record the outcome of a file's virus scan (`virus_scan`, a JSON object), whatever the
+    /// file's status; it replaces the previous one. [`CatalogError::NotFound`] when the file is
+    /// gone.
+    async fn record_virus_scan(&self, file_id: &str, scan: &serde_json::Value)
+    -> CatalogResult<()>;
+    /// The scan of a claimed job found threats: atomically, the job fails for good (code
+    /// `quarantined`, no retry) and its file becomes `quarantined` with the scan and the
+    /// error (`quarantined`, `quarantine.message`). `false`, changing nothing, if the worker no
+    /// longer holds the lease.
+    async fn quarantine_job(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<bool>;
+    /// Insert a stored file straight into `quarantined`, with no job: an upload whose bytes were
+    /// refused by type and found infected, kept as evidence rather than dropped.
+    async fn insert_quarantined(
+        &self,
+        file: &NewFile,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<()>;
+
     // ---- Uploads in progress (chunked and tus), see `ingest::resumable`. ----
     //
     // An upload is a row in `uploads` beside its file row (status `uploading`, deleted with it:
@@ -212,6 +237,16 @@ pub trait Catalog: Send + Sync {
         facts: &FinishedUpload,
         enqueue: Option<u32>,
     ) -> CatalogResult<Option<String>>;
+    /// As [`Catalog::finish_upload`] without a job, the file going to `quarantined` (with the
+    /// scan and the error) instead of `pending`: an upload whose bytes were refused by type and
+    /// found infected. Same errors; only `upload.id` and `upload.file_id` are read.
+    async fn quarantine_upload(
+        &self,
+        upload: &UploadRecord,
+        token: &str,
+        facts: &FinishedUpload,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<()>;
     /// Delete an upload, its part rows and its file row (still `uploading`); returns the
     /// deleted upload. [`CatalogError::NotFound`] when it is gone; [`CatalogError::Conflict`],
     /// changing nothing, if its file somehow left `uploading` (its blob may be in use).
@@ -219,6 +254,17 @@ pub trait Catalog: Send + Sync {
     /// Uploads whose `expires_at` is before `now` and whose lock is free or lapsed, oldest
     /// first, at most `limit`.
     async fn expired_uploads(&self, now: i64, limit: i64) -> CatalogResult<Vec<UploadRecord>>;
+}
+
+/// Where a completed upload's file goes (the backends' `finish_upload` and `quarantine_upload`).
+#[derive(Clone, Copy)]
+enum Close<'a> {
+    /// `pending`.
+    Pending,
+    /// `queued`, with a job of this many attempts at most.
+    Enqueue(u32),
+    /// `quarantined`.
+    Quarantine(&'a Quarantine),
 }
 
 /// The SQL that reads the highest migration version recorded as applied.

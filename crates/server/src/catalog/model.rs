@@ -87,6 +87,10 @@ pub struct FileRecord {
     pub uploaded_at: i64,
     pub processed_at: Option<i64>,
     pub updated_at: i64,
+    /// JSON text of the file's virus scan (`scan::VirusScan`); `None` when never scanned.
+    /// Defaulted so that file objects cached before the column existed still read.
+    #[serde(default)]
+    pub virus_scan: Option<String>,
 }
 
 /// Filters and page of a file listing.
@@ -236,4 +240,14 @@ pub struct FinishedUpload {
     pub size: i64,
     /// Lowercase hex SHA-256 of the bytes.
     pub sha256: String,
+}
+
+/// Why a file is quarantined: its virus scan found threats. A quarantined file is never
+/// processed and never served; its `error_code` is `quarantined`.
+#[derive(Debug, Clone)]
+pub struct Quarantine {
+    /// The scan that found the threats (`scan::VirusScan` as JSON), stored as `virus_scan`.
+    pub virus_scan: serde_json::Value,
+    /// The file's `error_message`, naming the threats.
+    pub message: String,
 }

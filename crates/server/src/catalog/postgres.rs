@@ -21,8 +21,9 @@ use tokio::sync::{OnceCell, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Catalog, CatalogError, CatalogResult, ClaimedJob, FileFilter, FileRecord, FinishedUpload,
-    JobFailure, NewFile, NewUpload, ResultRecord, StoredResult, UploadPart, UploadRecord, now_ms,
+    Catalog, CatalogError, CatalogResult, ClaimedJob, Close, FileFilter, FileRecord,
+    FinishedUpload, JobFailure, NewFile, NewUpload, Quarantine, ResultRecord, StoredResult,
+    UploadPart, UploadRecord, now_ms,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -32,7 +33,7 @@ const JOBS_CHANNEL: &str = "fileproc_jobs";
 
 const FILE_COLUMNS: &str = "id, owner, filename, file_type, content_type, size, sha256, status, \
     progress, step, message, purpose, metadata, storage_key, error_code, error_message, \
-    uploaded_at, processed_at, updated_at";
+    uploaded_at, processed_at, updated_at, virus_scan";
 
 /// The columns of [`UploadRecord`]; `offset` is a keyword, hence quoted.
 const UPLOAD_COLUMNS: &str = "id, file_id, owner, kind, length, chunk_size, \"offset\", \
@@ -507,6 +508,59 @@ impl Catalog for PostgresCatalog {
         .await?)
     }
 
+    async fn record_virus_scan(
+        &self,
+        file_id: &str,
+        scan: &serde_json::Value,
+    ) -> CatalogResult<()> {
+        let done = sqlx::query("UPDATE files SET virus_scan = $1, updated_at = $2 WHERE id = $3")
+            .bind(scan.to_string())
+            .bind(now_ms())
+            .bind(file_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn quarantine_job(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        q: &Quarantine,
+    ) -> CatalogResult<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let held = sqlx::query(
+            "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, \
+             error_code = 'quarantined', error_message = $1, updated_at = $2 \
+             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(&q.message)
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() != 1 {
+            return Ok(false);
+        }
+        quarantine_file_row(&mut tx, &job.file_id, q, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_quarantined(&self, f: &NewFile, q: &Quarantine) -> CatalogResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        insert_file_row(&mut tx, f, "quarantined", now).await?;
+        quarantine_file_row(&mut tx, &f.id, q, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_upload(&self, u: &NewUpload) -> CatalogResult<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -741,70 +795,23 @@ impl Catalog for PostgresCatalog {
         facts: &FinishedUpload,
         enqueue: Option<u32>,
     ) -> CatalogResult<Option<String>> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        // Rows are locked file first, then upload, the order in which `delete_file` reaches
-        // them through its cascade: the other order could deadlock with it.
-        let file_id: String = sqlx::query_scalar("SELECT file_id FROM uploads WHERE id = $1")
-            .bind(upload_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        // NO KEY UPDATE: the job inserted below checks its foreign key against this row.
-        let file_status: String =
-            sqlx::query_scalar("SELECT status FROM files WHERE id = $1 FOR NO KEY UPDATE")
-                .bind(&file_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let holder: Option<String> =
-            sqlx::query_scalar("SELECT lock_token FROM uploads WHERE id = $1 FOR UPDATE")
-                .bind(upload_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if holder.as_deref() != Some(token) {
-            return Err(CatalogError::Conflict(
-                "the request no longer holds the upload's lock".into(),
-            ));
-        }
-        if file_status != "uploading" {
-            return Err(CatalogError::Conflict(format!("the file is {file_status}")));
-        }
-        let status = if enqueue.is_some() {
-            "queued"
-        } else {
-            "pending"
+        let close = match enqueue {
+            Some(max_attempts) => Close::Enqueue(max_attempts),
+            None => Close::Pending,
         };
-        sqlx::query(
-            "UPDATE files SET file_type = $1, content_type = $2, size = $3, sha256 = $4, \
-             status = $5, uploaded_at = $6, updated_at = $6 WHERE id = $7",
-        )
-        .bind(&facts.file_type)
-        .bind(&facts.content_type)
-        .bind(facts.size)
-        .bind(&facts.sha256)
-        .bind(status)
-        .bind(now)
-        .bind(&file_id)
-        .execute(&mut *tx)
-        .await?;
-        let job_id = match enqueue {
-            Some(max_attempts) => {
-                let id = uuid::Uuid::now_v7().to_string();
-                insert_job(&mut tx, &id, &file_id, max_attempts, "{}", now).await?;
-                notify_jobs(&mut tx).await?;
-                Some(id)
-            }
-            None => None,
-        };
-        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
-            .bind(upload_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM uploads WHERE id = $1")
-            .bind(upload_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(job_id)
+        self.close_upload(upload_id, token, facts, close).await
+    }
+
+    async fn quarantine_upload(
+        &self,
+        upload: &UploadRecord,
+        token: &str,
+        facts: &FinishedUpload,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<()> {
+        self.close_upload(&upload.id, token, facts, Close::Quarantine(quarantine))
+            .await
+            .map(|_| ())
     }
 
     async fn delete_upload(&self, upload_id: &str) -> CatalogResult<UploadRecord> {
@@ -849,6 +856,108 @@ impl Catalog for PostgresCatalog {
             .fetch_all(&self.pool)
             .await?)
     }
+}
+
+impl PostgresCatalog {
+    /// What [`Catalog::finish_upload`] and [`Catalog::quarantine_upload`] share: under the lock,
+    /// write the facts, move the file out of `uploading` as `close` says, drop the upload rows.
+    async fn close_upload(
+        &self,
+        upload_id: &str,
+        token: &str,
+        facts: &FinishedUpload,
+        close: Close<'_>,
+    ) -> CatalogResult<Option<String>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // Rows are locked file first, then upload, the order in which `delete_file` reaches
+        // them through its cascade: the other order could deadlock with it.
+        let file_id: String = sqlx::query_scalar("SELECT file_id FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // NO KEY UPDATE: the job inserted below checks its foreign key against this row.
+        let file_status: String =
+            sqlx::query_scalar("SELECT status FROM files WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(&file_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let holder: Option<String> =
+            sqlx::query_scalar("SELECT lock_token FROM uploads WHERE id = $1 FOR UPDATE")
+                .bind(upload_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if holder.as_deref() != Some(token) {
+            return Err(CatalogError::Conflict(
+                "the request no longer holds the upload's lock".into(),
+            ));
+        }
+        if file_status != "uploading" {
+            return Err(CatalogError::Conflict(format!("the file is {file_status}")));
+        }
+        let status = match close {
+            Close::Enqueue(_) => "queued",
+            Close::Pending => "pending",
+            Close::Quarantine(_) => "quarantined",
+        };
+        sqlx::query(
+            "UPDATE files SET file_type = $1, content_type = $2, size = $3, sha256 = $4, \
+             status = $5, uploaded_at = $6, updated_at = $6 WHERE id = $7",
+        )
+        .bind(&facts.file_type)
+        .bind(&facts.content_type)
+        .bind(facts.size)
+        .bind(&facts.sha256)
+        .bind(status)
+        .bind(now)
+        .bind(&file_id)
+        .execute(&mut *tx)
+        .await?;
+        let job_id = match close {
+            Close::Enqueue(max_attempts) => {
+                let id = uuid::Uuid::now_v7().to_string();
+                insert_job(&mut tx, &id, &file_id, max_attempts, "{}", now).await?;
+                notify_jobs(&mut tx).await?;
+                Some(id)
+            }
+            Close::Pending => None,
+            Close::Quarantine(q) => {
+                quarantine_file_row(&mut tx, &file_id, q, now).await?;
+                None
+            }
+        };
+        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(job_id)
+    }
+}
+
+/// Mark a file `quarantined` with its scan and error (in the caller's transaction).
+async fn quarantine_file_row(
+    tx: &mut sqlx::PgConnection,
+    file_id: &str,
+    q: &Quarantine,
+    now: i64,
+) -> CatalogResult<()> {
+    sqlx::query(
+        "UPDATE files SET status = 'quarantined', step = 'virus_scan', message = NULL, \
+         virus_scan = $1, error_code = 'quarantined', error_message = $2, processed_at = $3, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(q.virus_scan.to_string())
+    .bind(&q.message)
+    .bind(now)
+    .bind(file_id)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Insert a file row with `status`, uploaded and updated `now`.

@@ -13,15 +13,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    Catalog, CatalogError, CatalogResult, ClaimedJob, FileFilter, FileRecord, FinishedUpload,
-    JobFailure, NewFile, NewUpload, ResultRecord, StoredResult, UploadPart, UploadRecord, now_ms,
+    Catalog, CatalogError, CatalogResult, ClaimedJob, Close, FileFilter, FileRecord,
+    FinishedUpload, JobFailure, NewFile, NewUpload, Quarantine, ResultRecord, StoredResult,
+    UploadPart, UploadRecord, now_ms,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 const FILE_COLUMNS: &str = "id, owner, filename, file_type, content_type, size, sha256, status, \
     progress, step, message, purpose, metadata, storage_key, error_code, error_message, \
-    uploaded_at, processed_at, updated_at";
+    uploaded_at, processed_at, updated_at, virus_scan";
 
 /// The columns of [`UploadRecord`]; `offset` is a keyword, hence quoted.
 const UPLOAD_COLUMNS: &str = "id, file_id, owner, kind, length, chunk_size, \"offset\", \
@@ -418,6 +419,59 @@ impl Catalog for SqliteCatalog {
         .await?)
     }
 
+    async fn record_virus_scan(
+        &self,
+        file_id: &str,
+        scan: &serde_json::Value,
+    ) -> CatalogResult<()> {
+        let done = sqlx::query("UPDATE files SET virus_scan = ?, updated_at = ? WHERE id = ?")
+            .bind(scan.to_string())
+            .bind(now_ms())
+            .bind(file_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn quarantine_job(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        q: &Quarantine,
+    ) -> CatalogResult<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let held = sqlx::query(
+            "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, \
+             error_code = 'quarantined', error_message = ?, updated_at = ? \
+             WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        )
+        .bind(&q.message)
+        .bind(now)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() != 1 {
+            return Ok(false);
+        }
+        quarantine_file_row(&mut tx, &job.file_id, q, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_quarantined(&self, f: &NewFile, q: &Quarantine) -> CatalogResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        insert_file_row(&mut tx, f, "quarantined", now).await?;
+        quarantine_file_row(&mut tx, &f.id, q, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_upload(&self, u: &NewUpload) -> CatalogResult<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -650,63 +704,23 @@ impl Catalog for SqliteCatalog {
         facts: &FinishedUpload,
         enqueue: Option<u32>,
     ) -> CatalogResult<Option<String>> {
-        let now = now_ms();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "SELECT u.file_id, u.lock_token, f.status FROM uploads u \
-             JOIN files f ON f.id = u.file_id WHERE u.id = ?",
-        )
-        .bind(upload_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let file_id: String = row.try_get("file_id")?;
-        let holder: Option<String> = row.try_get("lock_token")?;
-        let file_status: String = row.try_get("status")?;
-        if holder.as_deref() != Some(token) {
-            return Err(CatalogError::Conflict(
-                "the request no longer holds the upload's lock".into(),
-            ));
-        }
-        if file_status != "uploading" {
-            return Err(CatalogError::Conflict(format!("the file is {file_status}")));
-        }
-        let status = if enqueue.is_some() {
-            "queued"
-        } else {
-            "pending"
+        let close = match enqueue {
+            Some(max_attempts) => Close::Enqueue(max_attempts),
+            None => Close::Pending,
         };
-        sqlx::query(
-            "UPDATE files SET file_type = ?, content_type = ?, size = ?, sha256 = ?, status = ?, \
-             uploaded_at = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&facts.file_type)
-        .bind(&facts.content_type)
-        .bind(facts.size)
-        .bind(&facts.sha256)
-        .bind(status)
-        .bind(now)
-        .bind(now)
-        .bind(&file_id)
-        .execute(&mut *tx)
-        .await?;
-        let job_id = match enqueue {
-            Some(max_attempts) => {
-                let id = uuid::Uuid::now_v7().to_string();
-                insert_job(&mut tx, &id, &file_id, max_attempts, "{}", now).await?;
-                Some(id)
-            }
-            None => None,
-        };
-        sqlx::query("DELETE FROM upload_parts WHERE upload_id = ?")
-            .bind(upload_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM uploads WHERE id = ?")
-            .bind(upload_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(job_id)
+        self.close_upload(upload_id, token, facts, close).await
+    }
+
+    async fn quarantine_upload(
+        &self,
+        upload: &UploadRecord,
+        token: &str,
+        facts: &FinishedUpload,
+        quarantine: &Quarantine,
+    ) -> CatalogResult<()> {
+        self.close_upload(&upload.id, token, facts, Close::Quarantine(quarantine))
+            .await
+            .map(|_| ())
     }
 
     async fn delete_upload(&self, upload_id: &str) -> CatalogResult<UploadRecord> {
@@ -751,6 +765,102 @@ impl Catalog for SqliteCatalog {
             .fetch_all(&self.pool)
             .await?)
     }
+}
+
+impl SqliteCatalog {
+    /// What [`Catalog::finish_upload`] and [`Catalog::quarantine_upload`] share: under the lock,
+    /// write the facts, move the file out of `uploading` as `close` says, drop the upload rows.
+    async fn close_upload(
+        &self,
+        upload_id: &str,
+        token: &str,
+        facts: &FinishedUpload,
+        close: Close<'_>,
+    ) -> CatalogResult<Option<String>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT u.file_id, u.lock_token, f.status FROM uploads u \
+             JOIN files f ON f.id = u.file_id WHERE u.id = ?",
+        )
+        .bind(upload_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let file_id: String = row.try_get("file_id")?;
+        let holder: Option<String> = row.try_get("lock_token")?;
+        let file_status: String = row.try_get("status")?;
+        if holder.as_deref() != Some(token) {
+            return Err(CatalogError::Conflict(
+                "the request no longer holds the upload's lock".into(),
+            ));
+        }
+        if file_status != "uploading" {
+            return Err(CatalogError::Conflict(format!("the file is {file_status}")));
+        }
+        let status = match close {
+            Close::Enqueue(_) => "queued",
+            Close::Pending => "pending",
+            Close::Quarantine(_) => "quarantined",
+        };
+        sqlx::query(
+            "UPDATE files SET file_type = ?, content_type = ?, size = ?, sha256 = ?, status = ?, \
+             uploaded_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&facts.file_type)
+        .bind(&facts.content_type)
+        .bind(facts.size)
+        .bind(&facts.sha256)
+        .bind(status)
+        .bind(now)
+        .bind(now)
+        .bind(&file_id)
+        .execute(&mut *tx)
+        .await?;
+        let job_id = match close {
+            Close::Enqueue(max_attempts) => {
+                let id = uuid::Uuid::now_v7().to_string();
+                insert_job(&mut tx, &id, &file_id, max_attempts, "{}", now).await?;
+                Some(id)
+            }
+            Close::Pending => None,
+            Close::Quarantine(q) => {
+                quarantine_file_row(&mut tx, &file_id, q, now).await?;
+                None
+            }
+        };
+        sqlx::query("DELETE FROM upload_parts WHERE upload_id = ?")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(job_id)
+    }
+}
+
+/// Mark a file `quarantined` with its scan and error (in the caller's transaction).
+async fn quarantine_file_row(
+    tx: &mut sqlx::SqliteConnection,
+    file_id: &str,
+    q: &Quarantine,
+    now: i64,
+) -> CatalogResult<()> {
+    sqlx::query(
+        "UPDATE files SET status = 'quarantined', step = 'virus_scan', message = NULL, \
+         virus_scan = ?, error_code = 'quarantined', error_message = ?, processed_at = ?, \
+         updated_at = ? WHERE id = ?",
+    )
+    .bind(q.virus_scan.to_string())
+    .bind(&q.message)
+    .bind(now)
+    .bind(now)
+    .bind(file_id)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Insert a file row with `status`, uploaded and updated `now`.

@@ -67,6 +67,8 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.processing.preview_records, 100);
     assert!(!s.security.virus_scanning);
     assert_eq!(s.security.clamav_port, 3310);
+    assert_eq!(s.security.clamav_timeout, Duration::from_secs(60));
+    assert_eq!(s.security.scan_oversize, OversizePolicy::Refuse);
     assert!(s.security.allowed_extensions.iter().any(|e| e == "xlsx"));
     assert!(s.security.blocked_extensions.iter().any(|e| e == "exe"));
     assert_eq!(s.monitoring.log_level, "info");
@@ -636,4 +638,30 @@ fn s3_addressing_and_minio_tls_follow_their_variables() {
         ("S3_ENDPOINT", "ftp://x"),
     ]));
     assert!(message.contains("storage.endpoint"), "{message}");
+}
+
+#[test]
+fn virus_scanning_is_set_by_its_variables_and_by_either_yaml_name() {
+    let s = from_env(&[
+        ("SECURITY_VIRUS_SCANNING", "true"),
+        ("CLAMAV_HOST", "clamav.internal"),
+        ("CLAMAV_PORT", "3311"),
+        ("CLAMAV_TIMEOUT", "15s"),
+        ("SECURITY_SCAN_OVERSIZE", "process"),
+    ])
+    .unwrap();
+    let security = &s.security;
+    assert!(security.virus_scanning);
+    assert_eq!(
+        (security.clamav_host.as_str(), security.clamav_port),
+        ("clamav.internal", 3311)
+    );
+    assert_eq!(security.clamav_timeout, Duration::from_secs(15));
+    assert_eq!(security.scan_oversize, OversizePolicy::Process);
+    let file = YamlFile::new("security:\n  enable_virus_scanning: true\n  scan_oversize: refuse\n");
+    let s = Settings::from_sources(Some(&file.0), Vec::new()).unwrap();
+    assert!(s.security.virus_scanning);
+    assert_eq!(s.security.scan_oversize, OversizePolicy::Refuse);
+    let err = from_env(&[("SECURITY_SCAN_OVERSIZE", "maybe")]).unwrap_err();
+    assert!(err.to_string().contains("SECURITY_SCAN_OVERSIZE"), "{err}");
 }

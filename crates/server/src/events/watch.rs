@@ -74,6 +74,11 @@ fn rank(status: &str) -> u8 {
     }
 }
 
+/// Whether nothing more happens to a file in `status` (until it is processed again).
+fn is_done(status: &str) -> bool {
+    matches!(status, "completed" | "failed" | "quarantined")
+}
+
 /// Whether a change from `old` describes a step the client is already past: events published
 /// by two instances (the upload's and the worker's) can cross on the way, and the later one
 /// must not move the client back.
@@ -183,8 +188,7 @@ impl Watch {
             && self.followed.len() >= FOLLOWED_LIMIT
         {
             // Forget the files that are done first.
-            self.followed
-                .retain(|_, f| !matches!(f.status.as_str(), "completed" | "failed"));
+            self.followed.retain(|_, f| !is_done(&f.status));
             if self.followed.len() >= FOLLOWED_LIMIT {
                 self.followed.clear();
             }
@@ -215,7 +219,7 @@ impl Watch {
                 true
             }
             EventType::Progress => {
-                if matches!(followed.status.as_str(), "completed" | "failed") {
+                if is_done(&followed.status) {
                     return false;
                 }
                 match event.progress {
@@ -233,7 +237,10 @@ impl Watch {
                 true
             }
             EventType::Error => {
-                followed.status = "failed".to_owned();
+                // A quarantined file's `error` follows its status change; it stays quarantined.
+                if followed.status != "quarantined" {
+                    followed.status = "failed".to_owned();
+                }
                 true
             }
             EventType::Connected => false,
@@ -286,9 +293,9 @@ impl Watch {
                 let value = serde_json::from_str(&result.result).ok()?;
                 Some(Event::completed(&file.id, &value))
             }
-            "failed" => Some(Event::error(
+            "failed" | "quarantined" => Some(Event::error(
                 &file.id,
-                file.error_code.as_deref().unwrap_or("failed"),
+                file.error_code.as_deref().unwrap_or(file.status.as_str()),
                 file.error_message.as_deref().unwrap_or_default(),
             )),
             _ => None,
@@ -319,6 +326,10 @@ mod tests {
             queue: crate::queue::QueueHandle::default(),
             events: EventBus::in_process(backlog),
             connections: Arc::new(tokio::sync::Semaphore::new(10)),
+            auth: Arc::new(crate::auth::Authenticator::from_settings(&Default::default()).unwrap()),
+            rate_limits: Arc::new(crate::ratelimit::RateLimits::from_settings(
+                &Default::default(),
+            )),
         };
         (dir, state)
     }

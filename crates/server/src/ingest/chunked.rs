@@ -220,7 +220,20 @@ pub async fn find(
     let not_found = || ApiError::NotFound("upload");
     let upload = match state.catalog.get_upload(owner, upload_id).await {
         Ok(u) => u,
-        Err(CatalogError::NotFound) => return Err(not_found()),
+        // A completed upload leaves its file: say so, so that a client whose `complete`
+        // answer was lost can tell success from failure.
+        Err(CatalogError::NotFound) => {
+            return match state.catalog.get_file(owner, file_id).await {
+                Ok(file) if file.status != "uploading" => Err(ApiError::Conflict {
+                    code: "upload_finished",
+                    message: format!(
+                        "the upload is complete: the file is {}; see GET /api/v1/files/{file_id}",
+                        file.status
+                    ),
+                }),
+                _ => Err(not_found()),
+            };
+        }
         Err(e) => return Err(e.into()),
     };
     if upload.file_id != file_id
@@ -252,6 +265,12 @@ where
 {
     let layout = Layout::of(upload);
     let n = u64::try_from(part_number).unwrap_or(0);
+    if layout.total_chunks == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_chunk_number",
+            "an empty file has no parts: complete it with an empty parts list",
+        ));
+    }
     if n == 0 || n > layout.total_chunks {
         return Err(ApiError::bad_request(
             "invalid_chunk_number",

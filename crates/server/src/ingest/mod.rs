@@ -5,8 +5,15 @@
 //! most a part or two whatever the file's size. The type is decided from the first
 //! [`sniff::SNIFF_LEN`] bytes before anything is stored. Past the limit the upload is aborted
 //! (nothing partial stays in the store) and the request ends with 413 at once.
+//!
+//! With virus scanning on, bytes refused by type (`type_mismatch`, `unsupported_type`) are
+//! stored all the same and scanned before the refusal is answered: infected, the file is kept
+//! `quarantined` (201, `virus_scan` naming the threats); otherwise it is removed and refused as
+//! it would have been. A name refused by itself (`blocked_extension`) is refused at once.
 
 pub mod chunked;
+pub mod container;
+pub mod filename;
 pub mod resumable;
 pub mod sniff;
 pub mod tus;
@@ -37,6 +44,15 @@ struct StoredBlob {
     file_type: FileType,
     size: u64,
     sha256: String,
+    /// The refusal of the bytes' type, kept for after the virus scan (see the module doc).
+    refused: Option<ApiError>,
+}
+
+/// What the first bytes of an upload say: its type, or, with virus scanning on, the type its
+/// name claims and the refusal that waits for the scan.
+pub(crate) struct Sniffed {
+    pub file_type: FileType,
+    pub refused: Option<ApiError>,
 }
 
 /// Store a multipart upload for `owner` and insert its row (queued when `auto_process`).
@@ -86,6 +102,10 @@ pub async fn multipart_upload(
             return Err(e);
         }
     };
+    let refused = match blob.refused {
+        Some(refusal) => Some(refusal),
+        None => container_refusal(state, &key, blob.file_type, blob.size).await,
+    };
     let new = NewFile {
         id: file_id.clone(),
         owner: owner.to_owned(),
@@ -98,6 +118,9 @@ pub async fn multipart_upload(
         metadata: form.metadata,
         storage_key: key,
     };
+    if let Some(refusal) = refused {
+        return quarantine_or_refuse(state, &new, refusal).await;
+    }
     let enqueue = form
         .auto_process
         .then_some(state.settings.processing.max_retries + 1);
@@ -118,6 +141,26 @@ pub async fn multipart_upload(
     Ok(state.catalog.get_file(owner, &file_id).await?)
 }
 
+/// An upload whose bytes were refused by type, stored because scanning is on: kept as a
+/// quarantined file when infected, else removed and refused with `refusal`.
+async fn quarantine_or_refuse(
+    state: &AppState,
+    new: &NewFile,
+    refusal: ApiError,
+) -> Result<FileRecord, ApiError> {
+    let Some(scan) = crate::scan::infected(state, &new.storage_key).await else {
+        if let Err(cleanup) = state.blobs.delete_file_objects(&new.id).await {
+            tracing::warn!(file.id = %new.id, error = %cleanup, "cleanup after a refused upload");
+        }
+        return Err(refusal);
+    };
+    let quarantine = scan.quarantine();
+    state.catalog.insert_quarantined(new, &quarantine).await?;
+    crate::queue::publish_quarantined(state, &new.owner, &new.id, Some("uploading"), &quarantine);
+    tracing::warn!(file.id = %new.id, threats = ?scan.threats, refused = refusal.code(), "an upload refused by type is infected; quarantined");
+    Ok(state.catalog.get_file(&new.owner, &new.id).await?)
+}
+
 /// Stream the `file` field to the blob store at `key`.
 async fn store_file(
     state: &AppState,
@@ -132,8 +175,8 @@ async fn store_file(
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(sniff::SNIFF_LEN);
-    // The open upload and the type its first bytes showed.
-    let mut upload: Option<(Upload, FileType)> = None;
+    // The open upload and what its first bytes showed.
+    let mut upload: Option<(Upload, Sniffed)> = None;
     let outcome: Result<(), ApiError> = async {
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
             size += chunk.len() as u64;
@@ -154,7 +197,7 @@ async fn store_file(
         Ok(())
     }
     .await;
-    let (upload, file_type) = match (outcome, upload) {
+    let (upload, sniffed) = match (outcome, upload) {
         (Ok(()), Some(started)) => started,
         (Ok(()), None) => start(state, key, &head, &filename).await?,
         (Err(e), Some((up, _))) => {
@@ -168,29 +211,81 @@ async fn store_file(
     upload.finish().await?;
     Ok(StoredBlob {
         filename,
-        file_type,
+        file_type: sniffed.file_type,
         size,
         sha256: hex::encode(hasher.finalize()),
+        refused: sniffed.refused,
     })
 }
 
-/// Check the type on the first bytes, then open the upload and write them; the upload and the
-/// type.
+/// Check the type on the first bytes, then open the upload and write them; the upload and
+/// what the bytes showed.
 pub(crate) async fn start(
     state: &AppState,
     key: &str,
     head: &[u8],
     filename: &str,
-) -> Result<(Upload, FileType), ApiError> {
-    let file_type = detect(state, head, filename)?;
+) -> Result<(Upload, Sniffed), ApiError> {
+    let sniffed = detect(state, head, filename)?;
     let mut upload = state.blobs.start_upload(key).await?;
     upload.write(bytes::Bytes::copy_from_slice(head)).await?;
-    Ok((upload, file_type))
+    Ok((upload, sniffed))
 }
 
-fn detect(state: &AppState, head: &[u8], filename: &str) -> Result<FileType, ApiError> {
+/// The type of the first bytes. With virus scanning on, a refusal of the bytes (not of the
+/// name) waits for the scan: the upload goes on under the type its name claims.
+fn detect(state: &AppState, head: &[u8], filename: &str) -> Result<Sniffed, ApiError> {
     let prefix = &head[..head.len().min(sniff::SNIFF_LEN)];
-    sniff::detect(prefix, filename, policy(state)).map_err(refused)
+    match sniff::detect(prefix, filename, policy(state)) {
+        Ok(file_type) => Ok(Sniffed {
+            file_type,
+            refused: None,
+        }),
+        Err(e @ (sniff::SniffError::Mismatch { .. } | sniff::SniffError::Unsupported(_)))
+            if state.settings.security.virus_scanning =>
+        {
+            match FileType::from_extension(filename) {
+                Some(file_type) => Ok(Sniffed {
+                    file_type,
+                    refused: Some(refused(e)),
+                }),
+                None => Err(refused(e)),
+            }
+        }
+        Err(e) => Err(refused(e)),
+    }
+}
+
+/// For a stored DOCX or XLSX, the refusal its ZIP central directory gives: another Office type,
+/// or no Office document at all (415 `type_mismatch`). `None` when it agrees, or when it cannot
+/// be read (a broken container is its analyzer's to judge, as `corrupt_file`).
+pub(crate) async fn container_refusal(
+    state: &AppState,
+    key: &str,
+    file_type: FileType,
+    size: u64,
+) -> Option<ApiError> {
+    use futures::TryStreamExt;
+    if !matches!(file_type, FileType::Docx | FileType::Xlsx) || size < 22 {
+        return None;
+    }
+    let start = size.saturating_sub(container::TAIL_LEN);
+    let stream = state.blobs.get_stream(key, Some(start..size)).await.ok()?;
+    let chunks: Vec<bytes::Bytes> = stream.try_collect().await.ok()?;
+    let tail = chunks.concat();
+    let names = container::entry_names(&tail, size)?;
+    let found = container::office_type(&names);
+    if found == Some(file_type) {
+        return None;
+    }
+    Some(ApiError::UnsupportedType {
+        code: "type_mismatch",
+        message: format!(
+            "the file's bytes are {} but its name says {}",
+            found.map_or("a zip archive", FileType::as_str),
+            file_type.as_str()
+        ),
+    })
 }
 
 /// The type `filename` claims, checked against the extension policy before any byte arrives.
@@ -216,29 +311,13 @@ fn refused(e: sniff::SniffError) -> ApiError {
     }
 }
 
-/// The last path component of a client's file name, checked for length and control characters.
+/// A client's file name made safe to keep ([`filename::sanitize`]).
+///
+/// # Errors
+/// 400 `invalid_filename` when nothing usable is left of it.
 pub(crate) fn clean_filename(raw: Option<&str>, max_len: usize) -> Result<String, ApiError> {
-    let raw = raw.unwrap_or_default();
-    let name = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(ApiError::bad_request(
-            "invalid_filename",
-            "the upload needs a file name (the file field's filename, or filename)",
-        ));
-    }
-    if name.len() > max_len {
-        return Err(ApiError::bad_request(
-            "invalid_filename",
-            format!("the file name is longer than {max_len} bytes of UTF-8"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_filename",
-            "the file name contains control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    filename::sanitize(raw.unwrap_or_default(), max_len)
+        .map_err(|e| ApiError::bad_request("invalid_filename", e.0))
 }
 
 async fn text_field(mut field: Field<'_>) -> Result<String, ApiError> {

@@ -27,8 +27,9 @@ use crate::events::{Event, ProgressReport, Step};
 use crate::state::AppState;
 
 /// How long an upload's lock lasts without renewal. It is renewed every third of this while
-/// bytes flow, so only a request that stalls this long (or an instance that died) loses it.
-pub const LOCK_LEASE: Duration = Duration::from_secs(60);
+/// bytes flow, so only a request that stalls this long (or an instance that died mid-request)
+/// loses it; after a crash the client's retry succeeds once it has lapsed.
+pub const LOCK_LEASE: Duration = Duration::from_secs(15);
 
 /// A checksum algorithm a tus client may name in `Upload-Checksum` (tus 1.0 checksum
 /// extension; the names are those of the IANA hash function textual names registry).
@@ -311,7 +312,9 @@ pub fn publish_received(state: &AppState, upload: &UploadRecord) {
 }
 
 /// Stream the pieces, in order, into the file's `original` object: the first bytes decide the
-/// type (as for a multipart upload), SHA-256 is computed on the way, `lock` is renewed.
+/// type (as for a multipart upload), SHA-256 is computed on the way, `lock` is renewed. With
+/// virus scanning on, a refusal of the bytes' type is returned beside the facts instead, for
+/// after the scan (see [`super`]).
 ///
 /// # Errors
 /// 415 when the bytes are not a type accepted under the file's name, 503 when the store fails,
@@ -321,12 +324,12 @@ pub async fn assemble(
     file: &FileRecord,
     pieces: &[UploadPart],
     lock: &mut UploadLock,
-) -> Result<FinishedUpload, ApiError> {
+) -> Result<(FinishedUpload, Option<ApiError>), ApiError> {
     let key = BlobStore::original_key(&file.id);
     let mut hasher = sha2::Sha256::new();
     let mut size: u64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(super::sniff::SNIFF_LEN);
-    let mut started: Option<(Upload, fileproc_formats::FileType)> = None;
+    let mut started: Option<(Upload, super::Sniffed)> = None;
     let outcome: Result<(), ApiError> = async {
         for piece in pieces {
             let mut stream = state.blobs.get_stream(&piece.storage_key, None).await?;
@@ -349,7 +352,7 @@ pub async fn assemble(
         Ok(())
     }
     .await;
-    let (upload, file_type) = match (outcome, started) {
+    let (upload, sniffed) = match (outcome, started) {
         (Ok(()), Some(started)) => started,
         (Ok(()), None) => super::start(state, &key, &head, &file.filename).await?,
         (Err(e), Some((up, _))) => {
@@ -361,12 +364,14 @@ pub async fn assemble(
         (Err(e), None) => return Err(e),
     };
     upload.finish().await?;
-    Ok(FinishedUpload {
+    let file_type = sniffed.file_type;
+    let facts = FinishedUpload {
         file_type: file_type.as_str().to_owned(),
         content_type: file_type.content_type().to_owned(),
         size: i64::try_from(size).unwrap_or(i64::MAX),
         sha256: hex::encode(hasher.finalize()),
-    })
+    };
+    Ok((facts, sniffed.refused))
 }
 
 /// Complete an upload whose pieces are all here, under `lock`: assemble them, write the file's
@@ -387,9 +392,24 @@ pub async fn finish(
         .get_file(&upload.owner, &upload.file_id)
         .await?;
     let facts = match assemble(state, &file, pieces, &mut lock).await {
-        Ok(facts) => facts,
+        Ok((facts, None)) => {
+            let key = BlobStore::original_key(&upload.file_id);
+            let size = u64::try_from(facts.size).unwrap_or(0);
+            let claimed = fileproc_formats::FileType::parse(&facts.file_type);
+            let refusal = match claimed {
+                Some(t) => super::container_refusal(state, &key, t, size).await,
+                None => None,
+            };
+            if let Some(refusal) = refusal {
+                return quarantine_or_refuse(state, upload, pieces, &facts, lock, refusal).await;
+            }
+            facts
+        }
+        Ok((facts, Some(refusal))) => {
+            return quarantine_or_refuse(state, upload, pieces, &facts, lock, refusal).await;
+        }
         Err(e @ ApiError::UnsupportedType { .. }) => {
-            remove(state, upload, e.code(), &e.to_string()).await?;
+            remove_locked(state, upload, e.code(), &e.to_string()).await?;
             return Err(e);
         }
         Err(e) => {
@@ -437,13 +457,79 @@ pub async fn finish(
         .await?)
 }
 
-/// Remove an upload: its objects first (if the store fails, the rows stay and a retry or the
-/// expiry task finishes the job), then its rows, file row included. Its watchers get an `error`
-/// frame with `code` (`upload_aborted`, `upload_expired`...) and `message`.
+/// An upload whose assembled bytes were refused by type, kept because scanning is on: kept as
+/// a quarantined file when infected, else removed whole and refused with `refusal` (as without
+/// scanning).
+async fn quarantine_or_refuse(
+    state: &AppState,
+    upload: &UploadRecord,
+    pieces: &[UploadPart],
+    facts: &FinishedUpload,
+    lock: UploadLock,
+    refusal: ApiError,
+) -> Result<FileRecord, ApiError> {
+    let key = BlobStore::original_key(&upload.file_id);
+    let Some(scan) = crate::scan::infected(state, &key).await else {
+        remove_locked(state, upload, refusal.code(), &refusal.to_string()).await?;
+        return Err(refusal);
+    };
+    let quarantine = scan.quarantine();
+    if let Err(e) = state
+        .catalog
+        .quarantine_upload(upload, &lock.token, facts, &quarantine)
+        .await
+    {
+        lock.release(state).await;
+        return Err(match e {
+            CatalogError::Conflict(_) => locked(),
+            CatalogError::NotFound => ApiError::NotFound("upload"),
+            other => other.into(),
+        });
+    }
+    crate::queue::publish_quarantined(
+        state,
+        &upload.owner,
+        &upload.file_id,
+        Some("uploading"),
+        &quarantine,
+    );
+    for piece in pieces {
+        if let Err(e) = state.blobs.delete(&piece.storage_key).await {
+            tracing::warn!(file.id = %upload.file_id, key = %piece.storage_key, error = %e, "removing a quarantined upload's piece");
+        }
+    }
+    tracing::warn!(file.id = %upload.file_id, threats = ?scan.threats, refused = refusal.code(), "an upload refused by type is infected; quarantined");
+    Ok(state
+        .catalog
+        .get_file(&upload.owner, &upload.file_id)
+        .await?)
+}
+
+/// Remove an upload (abort, termination, expiry) under its lock, so that it never pulls the
+/// pieces from under a PATCH or a completion in progress: its objects first (if the store
+/// fails, the rows stay and a retry or the expiry task finishes the job), then its rows, file
+/// row included. Its watchers get an `error` frame with `code` (`upload_aborted`,
+/// `upload_expired`...) and `message`.
 ///
 /// # Errors
-/// 503 when the store fails, 404 when the upload is already gone.
+/// 409 `upload_locked` while another request works on it, 503 when the store fails, 404 when
+/// the upload is already gone.
 pub async fn remove(
+    state: &AppState,
+    upload: &UploadRecord,
+    code: &str,
+    message: &str,
+) -> Result<(), ApiError> {
+    let (lock, upload) = UploadLock::take(state, &upload.id).await?;
+    let removed = remove_locked(state, &upload, code, message).await;
+    if removed.is_err() {
+        lock.release(state).await;
+    }
+    removed
+}
+
+/// [`remove`] by a request that already holds the upload's lock.
+async fn remove_locked(
     state: &AppState,
     upload: &UploadRecord,
     code: &str,
@@ -503,6 +589,8 @@ pub async fn remove_expired(state: &AppState) -> Result<usize, CatalogError> {
                     progressed = true;
                 }
                 Err(ApiError::NotFound(_)) => progressed = true,
+                // A PATCH took it since the listing; it is alive after all.
+                Err(ApiError::Conflict { .. }) => {}
                 Err(e) => {
                     tracing::warn!(upload.id = %upload.id, error = %e, "removing an expired upload")
                 }

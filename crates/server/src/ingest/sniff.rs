@@ -16,6 +16,10 @@ pub enum SniffError {
     /// The bytes are a type fileproc does not take (code `unsupported_type`).
     #[error("unsupported file type: {0}")]
     Unsupported(String),
+    /// The bytes are a program (PE, ELF, Mach-O, a script with a shebang), refused whatever its
+    /// name says (code `executable_blocked`).
+    #[error("executables are not accepted: the file's bytes are {0}")]
+    Executable(&'static str),
     /// The bytes and the extension disagree (code `type_mismatch`).
     #[error("the file's bytes are {detected} but its name says {claimed}")]
     Mismatch { detected: String, claimed: String },
@@ -27,6 +31,7 @@ impl SniffError {
         match self {
             SniffError::Blocked(_) => "blocked_extension",
             SniffError::Unsupported(_) => "unsupported_type",
+            SniffError::Executable(_) => "executable_blocked",
             SniffError::Mismatch { .. } => "type_mismatch",
         }
     }
@@ -98,6 +103,9 @@ pub fn detect(
     filename: &str,
     policy: ExtensionPolicy<'_>,
 ) -> Result<FileType, SniffError> {
+    if let Some(kind) = executable(prefix) {
+        return Err(SniffError::Executable(kind));
+    }
     check_extension(filename, policy)?;
     let claimed = FileType::from_extension(filename);
     // An OLE2 compound file named .docx or .xlsx is most often a password-protected Office file
@@ -163,6 +171,30 @@ fn from_magic(kind: infer::Type, claimed: Option<FileType>) -> Result<FileType, 
     })
 }
 
+/// What kind of program `prefix` starts, if it is one: by the magic numbers of PE (`MZ`, the DOS
+/// stub every PE file starts with), ELF (`\x7fELF`), Mach-O (`feedface`, `feedfacf` and their
+/// byte-swapped forms, and `cafebabe` universal binaries), or a `#!` interpreter line.
+fn executable(prefix: &[u8]) -> Option<&'static str> {
+    const MACH_O: [[u8; 4]; 5] = [
+        [0xFE, 0xED, 0xFA, 0xCE],
+        [0xFE, 0xED, 0xFA, 0xCF],
+        [0xCE, 0xFA, 0xED, 0xFE],
+        [0xCF, 0xFA, 0xED, 0xFE],
+        [0xCA, 0xFE, 0xBA, 0xBE],
+    ];
+    if prefix.starts_with(b"MZ") {
+        Some("a Windows executable (PE)")
+    } else if prefix.starts_with(b"\x7fELF") {
+        Some("an ELF executable")
+    } else if MACH_O.iter().any(|m| prefix.starts_with(m)) {
+        Some("a Mach-O executable")
+    } else if prefix.starts_with(b"#!") {
+        Some("a script (#! interpreter line)")
+    } else {
+        None
+    }
+}
+
 /// Text: no NUL byte (UTF-16 text, which has them, must start with its byte order mark).
 fn looks_like_text(prefix: &[u8]) -> bool {
     prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]) || !prefix.contains(&0)
@@ -189,6 +221,21 @@ mod tests {
         assert_eq!(detect_with(b"id,name\n1,a\n", "a.csv"), Ok(FileType::Csv));
         assert_eq!(detect_with(b"", "empty.csv"), Ok(FileType::Csv));
         assert_eq!(detect_with(b"\xff\xfei\0d\0", "u16.tsv"), Ok(FileType::Csv));
+    }
+
+    #[test]
+    fn executables_are_refused_whatever_their_name() {
+        for (bytes, name) in [
+            (&b"MZ\x90\0\x03\0\0\0"[..], "report.csv"),
+            (&b"\x7fELF\x02\x01\x01"[..], "photo.png"),
+            (&[0xCF, 0xFA, 0xED, 0xFE, 7, 0, 0, 1][..], "a.pdf"),
+            (&b"#!/bin/sh\nrm -rf /\n"[..], "data.csv"),
+        ] {
+            let err = detect(bytes, name, ExtensionPolicy::ANY).unwrap_err();
+            assert_eq!(err.code(), "executable_blocked", "{name}");
+        }
+        // Only the first bytes count: "MZ" further in is data.
+        assert!(detect(b"id,name\n1,MZ\n", "a.csv", ExtensionPolicy::ANY).is_ok());
     }
 
     #[test]

@@ -157,12 +157,12 @@ async fn parts_out_of_order_with_one_replaced_are_assembled_checked_and_processe
     // The parts are gone once assembled; the upload is no more.
     let keys = stack.stored_keys().await;
     assert!(keys.iter().all(|k| !k.contains("/upload/")), "{keys:?}");
-    let (code, _) = app
+    let (code, err) = app
         .get_json(&format!(
             "/api/v1/files/upload/{file_id}/parts?upload_id={upload_id}"
         ))
         .await;
-    assert_eq!(code, 404);
+    assert_eq!((code, err["code"].as_str()), (409, Some("upload_finished")));
 }
 
 #[tokio::test]
@@ -194,6 +194,12 @@ async fn bad_parts_sizes_and_ids_are_refused_with_their_codes() {
     assert_eq!(code, 201);
     assert_eq!(started["total_chunks"], 3);
     let (file_id, upload_id) = ids(&started);
+    // Nothing to download until the upload completes.
+    let (code, _, body) = app
+        .get_bytes(&format!("/api/v1/files/{file_id}/download"))
+        .await;
+    assert_eq!(code, 409);
+    assert!(String::from_utf8_lossy(&body).contains("upload_in_progress"));
     let other = uuid::Uuid::now_v7().to_string();
     assert_eq!(put(&app, &file_id, &other, 1, vec![b'a'; MIB]).await.0, 404);
     assert_eq!(
@@ -259,9 +265,9 @@ async fn bad_parts_sizes_and_ids_are_refused_with_their_codes() {
     assert_eq!(file["status"], "pending");
     let whole = [head, body, b"1\n2\n3\n4\n5\n".to_vec()].concat();
     assert_eq!(file["sha256"], sha256_hex(&whole));
-    // Completed once; the upload id is spent.
-    let (code, _) = complete(&app, &file_id, json!({"upload_id": upload_id, "parts": []})).await;
-    assert_eq!(code, 404);
+    // Completed once; the upload is over, and says so (a client whose answer was lost can tell).
+    let (code, err) = complete(&app, &file_id, json!({"upload_id": upload_id, "parts": []})).await;
+    assert_eq!((code, err["code"].as_str()), (409, Some("upload_finished")));
 }
 
 #[tokio::test]

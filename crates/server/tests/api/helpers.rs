@@ -96,11 +96,58 @@ impl TestStack {
         Settings::from_sources(None, self.env(extra)).expect("test settings")
     }
 
+    /// The local storage directory (the embedded stack's `LOCAL_STORAGE_PATH`).
+    pub fn local_files_dir(&self) -> PathBuf {
+        self._dir.path().join("files")
+    }
+
     /// Every object key the service has stored.
     pub async fn stored_keys(&self) -> Vec<String> {
         let blobs = fileproc::blob::BlobStore::from_settings(&self.settings(&[]).storage)
             .expect("blob store");
         blobs.list_keys().await.expect("listing the blob store")
+    }
+}
+
+/// The clamd of the test run (`TEST_CLAMAV_HOST`, `TEST_CLAMAV_PORT`, started by
+/// `scripts/with-clamd.sh`).
+pub struct Clamd {
+    pub host: String,
+    pub port: String,
+    /// clamd's `StreamMaxLength` in bytes, when the script says it
+    /// (`TEST_CLAMAV_STREAM_MAX_LENGTH`).
+    pub stream_max_length: Option<usize>,
+}
+
+impl Clamd {
+    /// The test run's clamd, or `None` with a note on stderr when `TEST_CLAMAV_HOST` is unset
+    /// (the test then returns: the pattern of the PostgreSQL-only tests).
+    pub fn from_env(test: &str) -> Option<Clamd> {
+        match std::env::var("TEST_CLAMAV_HOST") {
+            Ok(host) if !host.is_empty() => Some(Clamd {
+                host,
+                port: std::env::var("TEST_CLAMAV_PORT").unwrap_or_else(|_| "3310".into()),
+                stream_max_length: std::env::var("TEST_CLAMAV_STREAM_MAX_LENGTH")
+                    .ok()
+                    .and_then(|v| v.parse().ok()),
+            }),
+            _ => {
+                eprintln!(
+                    "{test}: SKIPPED, set TEST_CLAMAV_HOST (and TEST_CLAMAV_PORT) to a clamd, \
+                     or run it under scripts/with-clamd.sh"
+                );
+                None
+            }
+        }
+    }
+
+    /// The service's variables that turn scanning on against this clamd.
+    pub fn env(&self) -> [(&str, &str); 3] {
+        [
+            ("SECURITY_VIRUS_SCANNING", "true"),
+            ("CLAMAV_HOST", &self.host),
+            ("CLAMAV_PORT", &self.port),
+        ]
     }
 }
 
@@ -229,6 +276,24 @@ impl TestApp {
         let (code, result) = self.get_json(&format!("/api/v1/files/{id}/result")).await;
         assert_eq!(code, 200);
         (id, result)
+    }
+}
+
+/// Poll `/status` until the file is in one of `statuses` (60 s at most); its status.
+pub async fn wait_status(app: &TestApp, file_id: &str, statuses: &[&str]) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, status) = app
+            .get_json(&format!("/api/v1/files/{file_id}/status"))
+            .await;
+        if statuses.iter().any(|s| status["status"] == *s) {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "file {file_id} did not reach {statuses:?}: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

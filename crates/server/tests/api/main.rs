@@ -2,12 +2,14 @@
 
 mod helpers;
 
+mod auth;
 mod chunked;
 mod csv_corpus;
 mod durability;
 mod files;
 mod formats;
 mod progress;
+mod scan;
 mod tus;
 mod tus_client;
 mod upload;

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{TestApp, TestStack, generated_csv};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const MIB: usize = 1024 * 1024;
@@ -20,7 +20,7 @@ fn ws_url(base: &str, query: &str) -> String {
     format!("{}/ws{query}", base.replacen("http://", "ws://", 1))
 }
 
-async fn connect(base: &str, query: &str) -> Socket {
+pub(crate) async fn connect(base: &str, query: &str) -> Socket {
     tokio_tungstenite::connect_async(ws_url(base, query))
         .await
         .expect("WebSocket handshake")
@@ -44,7 +44,7 @@ async fn frame(ws: &mut Socket, limit: Duration) -> Value {
 }
 
 /// Frames until one for `file_id` is terminal (`completed` or `error`).
-async fn frames_until_done(ws: &mut Socket, file_id: &str) -> Vec<Value> {
+pub(crate) async fn frames_until_done(ws: &mut Socket, file_id: &str) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut frames = Vec::new();
     loop {
@@ -58,11 +58,11 @@ async fn frames_until_done(ws: &mut Socket, file_id: &str) -> Vec<Value> {
     }
 }
 
-fn of_type<'a>(frames: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn of_type<'a>(frames: &'a [Value], kind: &str) -> Vec<&'a Value> {
     frames.iter().filter(|f| f["type"] == kind).collect()
 }
 
-fn new_statuses(frames: &[Value]) -> Vec<String> {
+pub(crate) fn new_statuses(frames: &[Value]) -> Vec<String> {
     of_type(frames, "status_change")
         .iter()
         .map(|f| f["data"]["new_status"].as_str().unwrap().to_owned())

@@ -562,3 +562,155 @@ async fn of_two_concurrent_patches_one_wins_and_only_its_bytes_are_stored() {
     let (_, _, bytes) = app.get_bytes(&format!("/api/v1/files/{id}/download")).await;
     assert_eq!(sha256_hex(&bytes), sha256_hex(&winner));
 }
+
+#[tokio::test]
+async fn protocol_edges_method_override_strict_numbers_and_no_removal_under_a_patch() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    let data = generated_csv(3_000);
+    let url = create_upload(&app, "edges.csv", data.len()).await;
+
+    // Numbers are digits only.
+    let r = app
+        .client
+        .patch(&url)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", "+0")
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = create(&app, &[("Upload-Length", "+10".into())]).await;
+    assert_eq!(r.status(), 400);
+    // What is not supported is said, not ignored.
+    let r = create(
+        &app,
+        &[
+            ("Upload-Length", "10".into()),
+            ("Upload-Concat", "partial".into()),
+            ("Upload-Metadata", format!("filename {}", b64(b"c.csv"))),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let long = format!("filename {},note {}", b64(b"l.csv"), b64(&[b'x'; 4000]));
+    let r = create(
+        &app,
+        &[("Upload-Length", "10".into()), ("Upload-Metadata", long)],
+    )
+    .await;
+    assert_eq!(r.status(), 400, "Upload-Metadata over 4 KiB");
+    let r = app
+        .client
+        .post(app.url("/api/v1/tus/"))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "4")
+        .header("Upload-Metadata", format!("filename {}", b64(b"w.csv")))
+        .header("Content-Type", "text/plain")
+        .body("a,b\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        415,
+        "a body that is not application/offset+octet-stream"
+    );
+
+    // A termination while a PATCH streams waits for it: 409, and the PATCH's bytes count.
+    let half = data.len() / 2;
+    let slow = app
+        .client
+        .patch(&url)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", "0")
+        .body(slow_body(
+            data[..half].to_vec(),
+            16 * 1024,
+            Duration::from_millis(60),
+            false,
+        ))
+        .send();
+    let slow = tokio::spawn(slow);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let r = app
+        .client
+        .delete(&url)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "terminated under a PATCH");
+    assert_eq!(slow.await.unwrap().unwrap().status(), 204);
+    assert_eq!(offset_of(&app, &url).await, half as u64);
+
+    // X-HTTP-Method-Override: PATCH on a POST is a PATCH.
+    let r = app
+        .client
+        .post(&url)
+        .header("Tus-Resumable", "1.0.0")
+        .header("X-HTTP-Method-Override", "PATCH")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", half.to_string())
+        .body(data[half..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let id = file_id_of(&url);
+    assert_eq!(app.wait_done(&id).await["status"], "completed");
+    let (_, file) = app.get_json(&format!("/api/v1/files/{id}")).await;
+    assert_eq!(file["sha256"], sha256_hex(&data));
+}
+
+#[tokio::test]
+async fn a_terminated_upload_leaves_no_file_behind_on_disk_not_even_a_crash_leftover() {
+    let stack = TestStack::new().await;
+    if std::env::var("TEST_S3_ENDPOINT").is_ok() {
+        eprintln!("local disk only: SKIPPED on the S3 stack");
+        return;
+    }
+    let app = TestApp::start(&stack, &[]).await;
+    let url = create_upload(&app, "crash.csv", 100).await;
+    assert_eq!(
+        patch(&app, &url, 0, vec![b'1'; 40], &[]).await.status(),
+        204
+    );
+    // What a PATCH interrupted by a crash leaves on local disk: a temporary part file that
+    // listings do not show.
+    let id = file_id_of(&url);
+    let files = stack.local_files_dir();
+    let dir = walk(&files)
+        .into_iter()
+        .find(|p| p.ends_with(&id))
+        .expect("the file's directory");
+    std::fs::create_dir_all(dir.join("upload")).unwrap();
+    std::fs::write(dir.join("upload").join("00002-crashed#1"), b"partial").unwrap();
+    let r = app
+        .client
+        .delete(&url)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(!dir.exists(), "{} is still there", dir.display());
+}
+
+/// Every directory under `root`.
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                todo.push(entry.path());
+                out.push(entry.path());
+            }
+        }
+    }
+    out
+}

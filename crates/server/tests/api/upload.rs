@@ -106,13 +106,29 @@ async fn bad_forms_are_400_with_the_error_shape() {
         "invalid_form"
     );
     let blocked = app
-        .upload_bytes("run.exe", b"MZ\x90\x00".to_vec(), &[])
+        .upload_bytes("run.exe", b"id,name\n1,a\n".to_vec(), &[])
         .await;
     assert_eq!(blocked.status(), 415);
     assert_eq!(
         blocked.json::<Value>().await.unwrap()["code"],
         "blocked_extension"
     );
+    // A program is refused whatever it is named: PE, ELF, Mach-O, a #! script.
+    for (bytes, name) in [
+        (&b"MZ\x90\x00\x03\x00"[..], "run.exe"),
+        (&b"MZ\x90\x00\x03\x00"[..], "report.csv"),
+        (&b"\x7fELF\x02\x01\x01\x00"[..], "photo.png"),
+        (&[0xCF, 0xFA, 0xED, 0xFE, 7, 0, 0, 1][..], "doc.pdf"),
+        (&b"#!/bin/sh\necho hi\n"[..], "data.csv"),
+    ] {
+        let r = app.upload_bytes(name, bytes.to_vec(), &[]).await;
+        assert_eq!(r.status(), 415, "{name}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["code"],
+            "executable_blocked",
+            "{name}"
+        );
+    }
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     let not_allowed = app.upload_bytes("image.gif", png, &[]).await;
     assert_eq!(not_allowed.status(), 415);
@@ -209,4 +225,53 @@ async fn download_serves_the_bytes_with_etag_ranges_and_disposition() {
         .await
         .unwrap();
     assert_eq!(weak.status(), 304);
+}
+
+#[tokio::test]
+async fn file_names_are_kept_as_safe_data() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    // Kept as safe data: no path, no bidi override, NFC, Windows-safe.
+    let named = app
+        .upload("../../x/in\u{202E}voiceCON.csv", b"a\n1\n".to_vec())
+        .await;
+    assert_eq!(named["filename"], "invoiceCON.csv");
+    let reserved = app.upload("con.csv", b"a\n1\n".to_vec()).await;
+    assert_eq!(reserved["filename"], "_con.csv");
+    let long = app
+        .upload(&format!("{}.csv", "ü".repeat(300)), b"a\n1\n".to_vec())
+        .await;
+    let kept = long["filename"].as_str().unwrap();
+    assert!(kept.len() <= 255 && kept.ends_with("ü.csv"), "{kept}");
+    // The stored keys never hold a client's name.
+    assert!(
+        stack
+            .stored_keys()
+            .await
+            .iter()
+            .all(|k| !k.contains("voice") && !k.contains("con")),
+    );
+}
+
+#[tokio::test]
+async fn an_office_file_under_the_other_office_name_is_refused_by_its_zip_directory() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    // Both start with [Content_Types].xml: the first bytes only say "a ZIP".
+    let docx = crate::helpers::test_data("docx/doc-coreprops.docx");
+    let xlsx = crate::helpers::test_data("xlsx/any_sheets.xlsx");
+    for (bytes, name, found) in [
+        (docx.clone(), "report.xlsx", "docx"),
+        (xlsx.clone(), "sheet.docx", "xlsx"),
+    ] {
+        let r = app.upload_bytes(name, bytes, &[]).await;
+        assert_eq!(r.status(), 415, "{name}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "type_mismatch");
+        assert!(body["error"].as_str().unwrap().contains(found), "{body}");
+    }
+    assert_eq!(stack.stored_keys().await, Vec::<String>::new());
+    // Under their own names they are taken.
+    assert_eq!(app.upload("report.docx", docx).await["file_type"], "docx");
+    assert_eq!(app.upload("sheet.xlsx", xlsx).await["file_type"], "xlsx");
 }

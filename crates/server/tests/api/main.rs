@@ -5,6 +5,7 @@ mod helpers;
 mod chunked;
 mod csv_corpus;
 mod durability;
+mod encryption;
 mod files;
 mod formats;
 mod progress;

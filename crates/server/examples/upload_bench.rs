@@ -13,13 +13,15 @@
 //! make upload-bench
 //! cargo build --release -p fileproc && \
 //!   cargo run --release -p fileproc --example upload_bench -- [--bin PATH] [--size 1GiB]
-//!   [--runs 3] [--dir DIR] [--paths multipart,chunked,tus]
+//!   [--runs 3] [--dir DIR] [--paths multipart,chunked,tus] [--env KEY=VALUE]...
 //! ```
 //!
 //! `--bin` defaults to the `fileproc` binary beside this example's own (`<target>/release/`),
 //! then `target/release/fileproc`. `--size` takes bytes or a number with KiB, MiB, GiB (powers of
 //! 1024) or KB, MB, GB (powers of 1000); the default is 1 GiB. `--dir` is where the temporary
-//! directory goes (default the system's); it needs about twice the size free.
+//! directory goes (default the system's); it needs about twice the size free. `--env` (repeatable)
+//! sets a server variable, e.g. `--env STORAGE_ENCRYPTION_KEY=$(openssl rand -base64 32)` to
+//! measure with encryption at rest; the report names the variables, never their values.
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64::Engine as _;
@@ -87,11 +89,13 @@ struct Args {
     runs: usize,
     dir: PathBuf,
     paths: Vec<UploadPath>,
+    /// Extra server variables (`--env KEY=VALUE`).
+    env: Vec<(String, String)>,
 }
 
 fn usage() -> &'static str {
     "usage: upload_bench [--bin PATH] [--size 1GiB] [--runs 3] [--dir DIR] \
-     [--paths multipart,chunked,tus]"
+     [--paths multipart,chunked,tus] [--env KEY=VALUE]..."
 }
 
 fn parse_args() -> Result<Args> {
@@ -100,6 +104,7 @@ fn parse_args() -> Result<Args> {
     let mut runs = 3;
     let mut dir = std::env::temp_dir();
     let mut paths = UploadPath::ALL.to_vec();
+    let mut env = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -126,6 +131,12 @@ fn parse_args() -> Result<Args> {
                     })?;
             }
             "--dir" => dir = PathBuf::from(value),
+            "--env" => {
+                let (key, value) = value
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--env takes KEY=VALUE, not {value:?}"))?;
+                env.push((key.to_owned(), value.to_owned()));
+            }
             "--paths" => {
                 paths = value
                     .split(',')
@@ -155,6 +166,7 @@ fn parse_args() -> Result<Args> {
         runs,
         dir,
         paths,
+        env,
     })
 }
 
@@ -401,7 +413,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &Path, dir: &Path, size: u64) -> Result<Server> {
+    fn start(bin: &Path, dir: &Path, size: u64, env: &[(String, String)]) -> Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .context("finding a free port")?
@@ -425,6 +437,7 @@ impl Server {
             )
             .env("LOCAL_STORAGE_PATH", dir.join("files"))
             .env("LOG_LEVEL", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
@@ -1034,7 +1047,7 @@ async fn main() -> Result<()> {
         .no_proxy()
         .build()
         .context("building the HTTP client")?;
-    let mut server = Server::start(&args.bin, tmp.path(), args.size)?;
+    let mut server = Server::start(&args.bin, tmp.path(), args.size, &args.env)?;
     server.wait_healthy(&client).await?;
     let startup_kib = server.rss_kib();
     let mut bench = Bench {
@@ -1081,6 +1094,10 @@ async fn main() -> Result<()> {
         args.runs,
         machine()
     );
+    if !args.env.is_empty() {
+        let names: Vec<&str> = args.env.iter().map(|(k, _)| k.as_str()).collect();
+        println!("Server variables set: {}.", names.join(", "));
+    }
     println!(
         "Payload SHA-256 (every run, checked against the server's): {}.",
         expected_sha.unwrap_or_default()

@@ -224,7 +224,14 @@ impl Application {
             .await
             .context("serving HTTP")
         });
-        tracing::info!(address = %addr, "fileproc is serving");
+        let encryption = &settings.storage.encryption;
+        tracing::info!(
+            address = %addr,
+            storage.encryption.sealing = encryption.seals(),
+            storage.encryption.key_id = encryption.seals().then_some(encryption.key_id.as_str()),
+            storage.encryption.keys = encryption.keys.len(),
+            "fileproc is serving"
+        );
         Ok(Application {
             addr,
             shutdown,

@@ -101,6 +101,9 @@ impl Authenticator {
         match &self.scheme {
             Scheme::None => Ok(DEFAULT_OWNER.to_owned()),
             Scheme::ApiKeys(keys) => {
+                if headers.get_all("x-api-key").iter().count() > 1 {
+                    return Err(AuthError::Invalid("send one X-API-Key header".into()));
+                }
                 let key = header(headers, "x-api-key")
                     .or(token)
                     .ok_or(AuthError::Missing("send the X-API-Key header"))?;
@@ -252,7 +255,16 @@ impl JwtVerifier {
         let mut validation = Validation::new(algorithm);
         validation.leeway = s.leeway.as_secs();
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured iss or aud is required, not only checked when present: a token for
+        // another audience of the same issuer that simply omits aud must not pass.
+        let mut required = vec!["exp", "sub"];
+        if s.issuer.is_some() {
+            required.push("iss");
+        }
+        if s.audience.is_some() {
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         if let Some(iss) = &s.issuer {
             validation.set_issuer(&[iss]);
         }
@@ -265,7 +277,8 @@ impl JwtVerifier {
 
     fn verify(&self, token: &str) -> Result<String, AuthError> {
         let invalid = |why: String| AuthError::Invalid(format!("the token is not valid: {why}"));
-        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid("it is malformed or names an unsupported algorithm".into()))?;
         let key = match (&header.kid, self.keys.len()) {
             (_, 1) => &self.keys[0].1,
             (Some(kid), _) => self
@@ -276,8 +289,25 @@ impl JwtVerifier {
                 .ok_or_else(|| invalid(format!("no key has kid {kid:?}")))?,
             (None, _) => return Err(invalid("it names no key (kid)".into())),
         };
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|e| invalid(e.to_string()))?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            // Say what is wrong without echoing the parser's internals.
+            invalid(
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => "it has expired",
+                    ErrorKind::ImmatureSignature => "it is not valid yet (nbf)",
+                    ErrorKind::InvalidIssuer => "its issuer (iss) is not the one expected",
+                    ErrorKind::InvalidAudience => "its audience (aud) is not this service",
+                    ErrorKind::InvalidSignature => "its signature does not verify",
+                    ErrorKind::InvalidAlgorithm => "it is signed with another algorithm",
+                    ErrorKind::MissingRequiredClaim(_) => {
+                        "a required claim (exp, sub, and iss/aud when configured) is missing"
+                    }
+                    _ => "it is malformed",
+                }
+                .to_owned(),
+            )
+        })?;
         if data.claims.sub.trim().is_empty() {
             return Err(invalid("its sub (the owner) is empty".into()));
         }
@@ -301,6 +331,14 @@ fn query_token(request: &Request) -> Option<String> {
                 .into_owned()
         })
     })
+}
+
+fn rate_limited(wait: std::time::Duration) -> Response {
+    let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::RateLimited {
+        retry_after: retry_after.max(1),
+    }
+    .into_response()
 }
 
 /// The client's address: the TCP peer, or the first `X-Forwarded-For` entry when trusted.
@@ -335,15 +373,16 @@ pub async fn authenticate(
     let token = takes_query_token(request.uri().path())
         .then(|| query_token(&request))
         .flatten();
+    // The address is counted before the credential is checked, so failed attempts (a guessed
+    // key, a flood without one) spend the budget too.
+    let ip = client_ip(&request, state.rate_limits.trust_forwarded_for);
+    if let Err(wait) = state.rate_limits.check_ip(ip) {
+        return rate_limited(wait);
+    }
     match state.auth.authenticate(request.headers(), token.as_deref()) {
         Ok(owner) => {
-            let ip = client_ip(&request, state.rate_limits.trust_forwarded_for);
-            if let Err(wait) = state.rate_limits.check(ip, &owner) {
-                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                return ApiError::RateLimited {
-                    retry_after: retry_after.max(1),
-                }
-                .into_response();
+            if let Err(wait) = state.rate_limits.check_owner(&owner) {
+                return rate_limited(wait);
             }
             request.extensions_mut().insert(Owner(owner));
             next.run(request).await

@@ -11,19 +11,32 @@
 //! [prefix/]files/YYYY/MM/DD/{file_id}/converted.webp   the original converted to WebP
 //! [prefix/]files/YYYY/MM/DD/{file_id}/upload/00003-{uuid}  a part of an upload in progress
 //! ```
+//!
+//! With `storage.encryption` on, every object is sealed as it is written and opened as it is
+//! read ([`crypt`]: AES-256-GCM in the STREAM construction, chunk by chunk), so callers see
+//! plaintext only: a byte range opens just the chunks under it, [`BlobStore::size`] is the
+//! plaintext size, and objects stored before encryption was on (no header) read as they are.
 
 use bytes::Bytes;
 use fileproc_formats::ImageFormat;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
-use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use crate::config::{StorageProvider, StorageSettings};
+
+pub mod crypt;
+mod read;
+
+pub use crypt::{CryptError, Keyring};
+
+/// A stream of an object's bytes.
+pub type ByteStream = futures::stream::BoxStream<'static, Result<Bytes, StoreError>>;
 
 /// Why a blob store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +50,12 @@ pub enum StoreError {
     /// A local file failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// A sealed object failed to open: altered, truncated, or sealed with a key not configured.
+    #[error(transparent)]
+    Integrity(#[from] CryptError),
+    /// The settings cannot make a store (text that names no secret).
+    #[error("invalid storage settings: {0}")]
+    Config(String),
 }
 
 impl From<object_store::Error> for StoreError {
@@ -52,13 +71,15 @@ impl From<object_store::Error> for StoreError {
 /// but the last; the same size bounds the memory an upload holds.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
-/// The blob store and the name shown as `storage_info.bucket`.
+/// The blob store, the name shown as `storage_info.bucket`, and the keys that seal and open
+/// objects (none: plaintext).
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     bucket: String,
     /// For the local store, the directory keys are relative to (prefix included).
     local_dir: Option<std::path::PathBuf>,
+    keys: Option<Arc<Keyring>>,
 }
 
 impl BlobStore {
@@ -67,9 +88,13 @@ impl BlobStore {
     /// otherwise).
     ///
     /// # Errors
-    /// The local directory cannot be created, or the S3 settings are incomplete.
+    /// The local directory cannot be created, the S3 settings are incomplete, or an encryption
+    /// key is unusable.
     pub fn from_settings(settings: &StorageSettings) -> Result<Self, StoreError> {
         let mut local_dir = None;
+        let keys = Keyring::from_settings(&settings.encryption)
+            .map_err(|e| StoreError::Config(format!("storage.encryption: {e}")))?
+            .map(Arc::new);
         let (store, bucket): (Arc<dyn ObjectStore>, String) = match settings.provider {
             StorageProvider::Local => {
                 std::fs::create_dir_all(&settings.local_path)?;
@@ -112,6 +137,7 @@ impl BlobStore {
             store,
             bucket,
             local_dir,
+            keys,
         })
     }
 
@@ -120,7 +146,7 @@ impl BlobStore {
         &self.bucket
     }
 
-    /// The object store itself.
+    /// The object store itself: objects as stored, sealed or not (for tests and audits).
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }
@@ -196,17 +222,31 @@ impl BlobStore {
     /// # Errors
     /// The store refuses to start the upload.
     pub async fn start_upload(&self, key: &str) -> Result<Upload, StoreError> {
+        let sealer = self.sealer()?;
         let upload = self.store.put_multipart(&ObjectPath::from(key)).await?;
         Ok(Upload {
             writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+            sealer,
         })
     }
 
-    /// Store a small object in one call.
+    /// A sealer for a new object, when encryption is on.
+    fn sealer(&self) -> Result<Option<crypt::Sealer>, StoreError> {
+        match &self.keys {
+            Some(keys) => Ok(keys.sealer()?),
+            None => Ok(None),
+        }
+    }
+
+    /// Store a small object in one call (sealed in memory when encryption is on).
     ///
     /// # Errors
     /// The store fails.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
+        let bytes = match self.sealer()? {
+            Some(sealer) => sealer.seal_whole(&bytes)?,
+            None => bytes,
+        };
         self.store
             .put(&ObjectPath::from(key), PutPayload::from(bytes))
             .await?;
@@ -229,37 +269,6 @@ impl BlobStore {
             upload.write(Bytes::copy_from_slice(&buf[..n])).await?;
         }
         upload.finish().await
-    }
-
-    /// The object's bytes as a stream, optionally only `range` (bytes, end exclusive).
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] or a store failure.
-    pub async fn get_stream(
-        &self,
-        key: &str,
-        range: Option<std::ops::Range<u64>>,
-    ) -> Result<futures::stream::BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
-        let options = object_store::GetOptions {
-            range: range.map(Into::into),
-            ..Default::default()
-        };
-        let result = self.store.get_opts(&ObjectPath::from(key), options).await?;
-        let range = result.range.clone();
-        match result.payload {
-            // object_store reads local files 8 KiB at a time, each read a trip to the blocking
-            // pool; larger reads make assembling and downloading several times faster.
-            GetResultPayload::File(file, _) => Ok(file_stream(file, range)),
-            GetResultPayload::Stream(stream) => Ok(stream.map_err(StoreError::from).boxed()),
-        }
-    }
-
-    /// The object's size in bytes.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] or a store failure.
-    pub async fn size(&self, key: &str) -> Result<u64, StoreError> {
-        Ok(self.store.head(&ObjectPath::from(key)).await?.size)
     }
 
     /// Delete every object of a file ([`BlobStore::file_prefix`]); missing objects are not an
@@ -324,43 +333,6 @@ impl BlobStore {
     }
 }
 
-/// Bytes read from a local file per step of [`BlobStore::get_stream`].
-const LOCAL_READ_CHUNK: u64 = 512 * 1024;
-
-/// `range` of a local file as a stream of chunks of [`LOCAL_READ_CHUNK`] bytes, each read on
-/// the blocking pool.
-fn file_stream(
-    file: std::fs::File,
-    range: std::ops::Range<u64>,
-) -> futures::stream::BoxStream<'static, Result<Bytes, StoreError>> {
-    let state = (file, range.start, range.end);
-    futures::stream::try_unfold(state, |(mut file, at, end)| async move {
-        if at >= end {
-            return Ok(None);
-        }
-        let want = (end - at).min(LOCAL_READ_CHUNK);
-        let read = tokio::task::spawn_blocking(move || {
-            use std::io::{Read, Seek, SeekFrom};
-            file.seek(SeekFrom::Start(at))?;
-            let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
-            (&mut file).take(want).read_to_end(&mut buf)?;
-            Ok::<_, std::io::Error>((file, buf))
-        })
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
-        let (file, buf) = read;
-        if buf.is_empty() {
-            return Err(StoreError::Io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("the file ended at byte {at}, before {end}"),
-            )));
-        }
-        let next = at + buf.len() as u64;
-        Ok(Some((Bytes::from(buf), (file, next, end))))
-    })
-    .boxed()
-}
-
 /// The endpoint of `bucket` on a server that addresses buckets by host name:
 /// `https://s3.example.com` becomes `https://{bucket}.s3.example.com`.
 fn virtual_hosted(endpoint: &str, bucket: &str) -> String {
@@ -370,9 +342,11 @@ fn virtual_hosted(endpoint: &str, bucket: &str) -> String {
     }
 }
 
-/// A streamed upload in progress. Dropping it without [`Upload::finish`] aborts it.
+/// A streamed upload in progress, sealed on the way when encryption is on. Dropping it without
+/// [`Upload::finish`] aborts it.
 pub struct Upload {
     writer: Option<WriteMultipart>,
+    sealer: Option<crypt::Sealer>,
 }
 
 impl Upload {
@@ -382,7 +356,13 @@ impl Upload {
     /// # Errors
     /// A part upload failed.
     pub async fn write(&mut self, bytes: Bytes) -> Result<(), StoreError> {
-        if let Some(w) = self.writer.as_mut() {
+        let bytes = match self.sealer.as_mut() {
+            Some(sealer) => sealer.push(&bytes)?,
+            None => bytes,
+        };
+        if let Some(w) = self.writer.as_mut()
+            && !bytes.is_empty()
+        {
             w.wait_for_capacity(2).await?;
             w.put(bytes);
         }
@@ -394,7 +374,10 @@ impl Upload {
     /// # Errors
     /// Completing failed; the object is not stored.
     pub async fn finish(mut self) -> Result<(), StoreError> {
-        if let Some(w) = self.writer.take() {
+        if let Some(mut w) = self.writer.take() {
+            if let Some(sealer) = self.sealer.take() {
+                w.put(sealer.finish()?);
+            }
             w.finish().await?;
         }
         Ok(())

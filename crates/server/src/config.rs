@@ -13,6 +13,7 @@
 //! `[REDACTED]`, and error messages mask them.
 
 mod access;
+mod encryption;
 mod env;
 mod error;
 mod formats;
@@ -31,6 +32,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use access::{AuthSettings, CorsSettings, JwtSettings, RateLimitSettings};
+pub use encryption::{
+    BadKey, CHUNK_SIZE_RANGE, EncryptionSettings, KEY_LEN, Key, MAX_KEY_ID_LEN, valid_key_id,
+};
 pub use env::{CONFIG_PATH_VAR, ENV_NAMES, ENV_PREFIX};
 pub use error::ConfigError;
 pub use formats::{ArchiveSettings, CsvSettings, ImageSettings, PdfSettings};
@@ -285,6 +289,9 @@ pub struct StorageSettings {
     /// How often expired uploads are looked for and removed (duration). Default 5 min.
     #[serde(deserialize_with = "units::duration")]
     pub upload_cleanup_interval: Duration,
+    /// Encryption at rest of every object (`storage.encryption`): keys, the key to seal with,
+    /// chunk size. Off by default.
+    pub encryption: EncryptionSettings,
 }
 
 impl Default for StorageSettings {
@@ -304,6 +311,7 @@ impl Default for StorageSettings {
             chunk_size: 5 * 1024 * 1024,
             upload_expiry: Duration::from_secs(24 * 3600),
             upload_cleanup_interval: Duration::from_secs(300),
+            encryption: EncryptionSettings::default(),
         }
     }
 }

@@ -11,12 +11,12 @@ use fileproc_formats::{Access, Analysis, Analyzer, Context, FileType, FormatErro
 use futures::TryStreamExt;
 use serde_json::{Value, json};
 use std::io::Read;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::blob::BlobStore;
+use crate::blob::{BlobStore, CryptError, StoreError};
 use crate::catalog::{FileRecord, StoredResult};
 use crate::config::OversizePolicy;
 use crate::events::{ProgressReport, Step};
@@ -209,7 +209,9 @@ async fn virus_scan(
         .scan_object(&state.blobs, &file.storage_key, &progress.bytes_done)
         .await
         .map_err(|e| match e {
-            ScanError::Store(message) => storage_error(message),
+            ScanError::Store(message) => {
+                storage_error(StoreError::Io(std::io::Error::other(message)))
+            }
             other => {
                 // The cause (with clamd's address) is logged, not shown to clients.
                 tracing::warn!(error = %other, "virus scan failed");
@@ -266,18 +268,25 @@ async fn analyze(
         )
     })?;
     let limits = state.settings.processing.limits();
-    let input = open_input(state, file, analyzer.access()).await?;
+    let (input, damage) = open_input(state, file, analyzer.access()).await?;
     progress.enter(Step::Extraction);
     let size = u64::try_from(file.size).ok();
     progress
         .bytes_total
         .store(size.unwrap_or(0), Ordering::Relaxed);
+    let analyzed =
+        analyze_off_executor(analyzer, input, limits, size, cancel, progress.clone()).await;
+    // A stored chunk that failed to open reaches the analyzer as a read error, which it may
+    // word its own way (or outlive): the stream's own record of it decides the outcome.
+    if let Some(damage) = damage.get() {
+        return Err(integrity_failure(damage));
+    }
     let Analyzed {
         analysis,
         count,
         index,
         records_file,
-    } = analyze_off_executor(analyzer, input, limits, size, cancel, progress.clone()).await?;
+    } = analyzed?;
     progress.enter(Step::Thumbnail);
     store_images(state, &file.id, &analysis).await?;
     progress.enter(Step::Storage);
@@ -371,29 +380,42 @@ enum Source {
     File(std::fs::File),
 }
 
+/// The stored file as the analyzer reads it, and where its stream records a chunk that failed
+/// to open (see [`process`]).
 async fn open_input(
     state: &AppState,
     file: &FileRecord,
     access: Access,
-) -> Result<Source, JobError> {
+) -> Result<(Source, Arc<OnceLock<CryptError>>), JobError> {
+    let damage = Arc::new(OnceLock::new());
+    let noted = damage.clone();
     let stream = state
         .blobs
         .get_stream(&file.storage_key, None)
         .await
         .map_err(storage_error)?
+        .inspect_err(move |e| {
+            if let StoreError::Integrity(e) = e {
+                let _ = noted.set(e.clone());
+            }
+        })
         .map_err(std::io::Error::other);
     match access {
-        Access::Sequential => Ok(Source::Stream(Box::new(SyncIoBridge::new(
-            StreamReader::new(stream),
-        )))),
+        Access::Sequential => Ok((
+            Source::Stream(Box::new(SyncIoBridge::new(StreamReader::new(stream)))),
+            damage,
+        )),
         Access::Random => {
             let temp = tempfile::tempfile().map_err(JobError::internal)?;
             let mut out = tokio::fs::File::from_std(temp.try_clone().map_err(JobError::internal)?);
             let mut reader = StreamReader::new(stream);
-            tokio::io::copy(&mut reader, &mut out)
-                .await
-                .map_err(storage_error)?;
-            Ok(Source::File(temp))
+            if let Err(e) = tokio::io::copy(&mut reader, &mut out).await {
+                return Err(match damage.get() {
+                    Some(damage) => integrity_failure(damage),
+                    None => storage_error(e),
+                });
+            }
+            Ok((Source::File(temp), damage))
         }
     }
 }
@@ -455,13 +477,25 @@ async fn store_images(
 }
 
 /// A blob store failure as a job error: retryable, its details logged rather than shown to
-/// clients (they hold store URLs and retry internals).
-fn storage_error(e: impl std::fmt::Display) -> JobError {
+/// clients (they hold store URLs and retry internals); a stored object that failed to open is
+/// [`integrity_failure`].
+fn storage_error(e: impl Into<StoreError>) -> JobError {
+    let e = e.into();
+    if let StoreError::Integrity(damage) = &e {
+        return integrity_failure(damage);
+    }
     tracing::warn!(error = %e, "blob store failed during a job");
     JobError::retryable(
         "storage_error",
         "the file store could not be reached; the job will be retried",
     )
+}
+
+/// A stored object that failed to open as a job error: `integrity_error` (or `key_unavailable`),
+/// not retried, since another read gives the same bytes.
+fn integrity_failure(damage: &CryptError) -> JobError {
+    tracing::error!(error = %damage, error.code = damage.code(), "the stored file failed to open");
+    JobError::permanent(damage.code(), damage.to_string())
 }
 
 /// The result JSON of `DESIGN.md` section 4: the common fields and the format's section.

@@ -55,18 +55,26 @@ impl RateLimits {
         }
     }
 
-    /// Count one request of `owner` from `ip`; `Err(wait)` when either bucket is empty.
+    /// Count one request from `ip` (before its credential is checked).
     ///
     /// # Errors
     /// How long until a request would be allowed.
-    pub fn check(&self, ip: Option<IpAddr>, owner: &str) -> Result<(), Duration> {
-        if let (Some(limiter), Some(ip)) = (&self.per_ip, ip) {
-            check(limiter, &ip)?;
+    pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        match (&self.per_ip, ip) {
+            (Some(limiter), Some(ip)) => check(limiter, &ip),
+            _ => Ok(()),
         }
-        if let Some(limiter) = &self.per_owner {
-            check(limiter, &owner.to_owned())?;
+    }
+
+    /// Count one request of `owner`.
+    ///
+    /// # Errors
+    /// How long until a request would be allowed.
+    pub fn check_owner(&self, owner: &str) -> Result<(), Duration> {
+        match &self.per_owner {
+            Some(limiter) => check(limiter, &owner.to_owned()),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -82,20 +90,21 @@ mod tests {
             burst: Some(2),
             trust_forwarded_for: false,
         });
-        assert!(limits.check(None, "a").is_ok());
-        assert!(limits.check(None, "a").is_ok());
-        let wait = limits.check(None, "a").unwrap_err();
+        assert!(limits.check_owner("a").is_ok());
+        assert!(limits.check_owner("a").is_ok());
+        let wait = limits.check_owner("a").unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
         assert!(
-            limits.check(None, "b").is_ok(),
+            limits.check_owner("b").is_ok(),
             "another owner has its own bucket"
         );
         let off = RateLimits::from_settings(&RateLimitSettings::default());
         for _ in 0..1000 {
-            assert!(off.check(Some(IpAddr::from([127, 0, 0, 1])), "a").is_ok());
+            assert!(off.check_ip(Some(IpAddr::from([127, 0, 0, 1]))).is_ok());
+            assert!(off.check_owner("a").is_ok());
         }
     }
 }

@@ -99,8 +99,7 @@ pub async fn read_page(
         return Ok(Vec::new());
     };
     let mut skip = offset % INDEX_STRIDE;
-    let size = blobs.size(key).await?;
-    let mut stream = blobs.get_stream(key, Some(start..size)).await?;
+    let mut stream = blobs.get_stream(key, Some(start..u64::MAX)).await?;
     let mut page = Vec::new();
     let mut pending: Vec<u8> = Vec::new();
     'outer: while let Some(chunk) = stream.next().await {

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::TryStreamExt;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::error::ApiError;
@@ -57,7 +58,11 @@ async fn download(
     let stream = state
         .blobs
         .get_stream(&file.storage_key, range.clone())
-        .await?;
+        .await?
+        .inspect_err(move |e| {
+            // The status is sent: the body breaks off, and the cause is logged here.
+            tracing::error!(file.id = %file_id, error = %e, "a download broke off");
+        });
     let mut response = Response::new(Body::from_stream(stream));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, header_value(&file.content_type));

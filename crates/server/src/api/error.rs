@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::blob::StoreError;
+use crate::blob::{CryptError, StoreError};
 use crate::catalog::CatalogError;
 
 /// Every way a request can fail.
@@ -62,6 +62,10 @@ pub enum ApiError {
     /// 503: the blob store failed; the cause is logged, not shown. Retrying later may work.
     #[error("the file store is unavailable; try again later")]
     StorageUnavailable(#[source] StoreError),
+    /// 500: a stored object failed to open: altered or truncated (`integrity_error`), or sealed
+    /// with a key this service lacks (`key_unavailable`). Its bytes are never served.
+    #[error("{0}")]
+    Integrity(#[source] CryptError),
     /// 503: a dependency is down.
     #[error("{0}")]
     Unavailable(String),
@@ -108,7 +112,7 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::Integrity(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -131,6 +135,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "not_ready",
             ApiError::StorageUnavailable(_) => "storage_unavailable",
             ApiError::Internal(_) => "internal_error",
+            ApiError::Integrity(e) => e.code(),
         }
     }
 }
@@ -143,6 +148,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::StorageUnavailable(cause) => {
                 tracing::error!(error = %cause, "blob store failed");
+            }
+            ApiError::Integrity(cause) => {
+                tracing::error!(error = %cause, error.code = cause.code(), "a stored object failed to open");
             }
             _ => {}
         }
@@ -204,6 +212,9 @@ impl From<CatalogError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::StorageUnavailable(e)
+        match e {
+            StoreError::Integrity(e) => ApiError::Integrity(e),
+            other => ApiError::StorageUnavailable(other),
+        }
     }
 }

@@ -80,7 +80,7 @@ fn cors(state: &AppState) -> Result<Option<CorsLayer>, String> {
     let any = origins.iter().any(|o| o == "*");
     let auth_on = state.settings.security.auth.mode != crate::config::AuthMode::None;
     if any && auth_on {
-        return Err("security.cors.allowed_origins = *: expected a list of origins, since                     security.auth.mode is on (any site could then use a logged-in browser)"
+        return Err("security.cors.allowed_origins = *: expected a list of origins, since security.auth.mode is on (any site could then use a logged-in browser)"
             .into());
     }
     let allow = if any {
@@ -89,9 +89,21 @@ fn cors(state: &AppState) -> Result<Option<CorsLayer>, String> {
         let list = origins
             .iter()
             .map(|o| {
-                HeaderValue::from_str(o.trim_end_matches('/')).map_err(|_| {
-                    format!("security.cors.allowed_origins: {o:?} is not a valid origin")
-                })
+                let origin = o.trim_end_matches('/');
+                let bad = || {
+                    format!(
+                        "security.cors.allowed_origins = {o:?}: expected an origin such as \
+                         https://app.example or http://localhost:3000 (scheme, host, port; no path)"
+                    )
+                };
+                let host = origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"))
+                    .ok_or_else(bad)?;
+                if host.is_empty() || host.contains(['/', ' ', '?', '#', '@']) {
+                    return Err(bad());
+                }
+                HeaderValue::from_str(origin).map_err(|_| bad())
             })
             .collect::<Result<Vec<_>, _>>()?;
         AllowOrigin::list(list)

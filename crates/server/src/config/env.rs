@@ -51,6 +51,9 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("MINIO_SECRET_KEY", "storage.secret_access_key"),
     ("S3_FORCE_PATH_STYLE", "storage.force_path_style"),
     ("MINIO_USE_SSL", "storage.use_ssl"),
+    ("STORAGE_ENCRYPTION_ENABLED", "storage.encryption.enabled"),
+    ("STORAGE_ENCRYPTION_KEY_ID", "storage.encryption.key_id"),
+    ("STORAGE_ENCRYPTION_KEY", "storage.encryption.keys.default"),
     ("PROCESSING_WORKER_COUNT", "processing.worker_count"),
     ("PROCESSING_TIMEOUT", "processing.timeout"),
     ("PROCESSING_MEMORY_LIMIT", "processing.memory_limit"),
@@ -117,6 +120,7 @@ const TEXT_KEYS: &[&str] = &[
     "storage.access_key_id",
     "storage.secret_access_key",
     "storage.prefix",
+    "storage.encryption.key_id",
     "processing.temp_dir",
     "security.clamav_host",
     "security.allowed_extensions",
@@ -131,6 +135,11 @@ const TEXT_KEYS: &[&str] = &[
     "monitoring.log_level",
     "monitoring.tracing_endpoint",
 ];
+
+/// Whether `key` holds text: one of [`TEXT_KEYS`], or an encryption key (base64, kept as written).
+fn is_text_key(key: &str) -> bool {
+    TEXT_KEYS.contains(&key) || key.starts_with("storage.encryption.keys.")
+}
 
 /// The key a variable sets, with its precedence rank (higher wins), or `None` if it sets none.
 pub fn key_for(name: &str) -> Option<(String, usize)> {
@@ -198,7 +207,7 @@ impl Provider for EnvProvider {
     fn data(&self) -> Result<Map<Profile, Dict>, Error> {
         let mut root = Dict::new();
         for (_, key, raw) in &self.entries {
-            let value = if TEXT_KEYS.contains(&key.as_str()) {
+            let value = if is_text_key(key) {
                 Value::from(raw.clone())
             } else {
                 raw.parse::<Value>()

@@ -52,7 +52,9 @@ impl fmt::Display for Origin<'_> {
 
 /// Keys whose values are never shown.
 fn is_secret(key: &str) -> bool {
-    key.ends_with("password") || key.ends_with("secret_access_key")
+    key.ends_with("password")
+        || key.ends_with("secret_access_key")
+        || key.starts_with("storage.encryption.keys")
 }
 
 /// How a value is shown in a message: text quoted, URLs with their password masked, secrets hidden.

@@ -665,3 +665,92 @@ fn virus_scanning_is_set_by_its_variables_and_by_either_yaml_name() {
     let err = from_env(&[("SECURITY_SCAN_OVERSIZE", "maybe")]).unwrap_err();
     assert!(err.to_string().contains("SECURITY_SCAN_OVERSIZE"), "{err}");
 }
+
+/// A base64 32-byte key for the tests (not a real secret).
+const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_B: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0A=";
+
+#[test]
+fn encryption_is_off_by_default_and_one_variable_turns_it_on() {
+    let s = from_env(&[]).unwrap();
+    assert!(!s.storage.encryption.seals());
+    assert_eq!(s.storage.encryption.key_id, "default");
+    assert_eq!(s.storage.encryption.chunk_size, 64 * 1024);
+    let s = from_env(&[("STORAGE_ENCRYPTION_KEY", KEY_A)]).unwrap();
+    let enc = &s.storage.encryption;
+    assert!(enc.seals());
+    let keys = enc.decoded_keys().unwrap();
+    assert_eq!(keys["default"].expose_secret()[..3], [0, 1, 2]);
+    let debug = format!("{s:?}");
+    assert!(!debug.contains(KEY_A), "the key leaked in {debug}");
+}
+
+#[test]
+fn keys_rotate_by_id_from_yaml_or_the_environment() {
+    let file = YamlFile::new(&format!(
+        "storage:\n  encryption:\n    key_id: v2\n    chunk_size: 256KiB\n    keys:\n      v1: {KEY_A}\n      v2: {KEY_B}\n"
+    ));
+    let s = Settings::from_sources(Some(&file.0), Vec::new()).unwrap();
+    let enc = &s.storage.encryption;
+    assert_eq!((enc.key_id.as_str(), enc.chunk_size), ("v2", 256 * 1024));
+    assert_eq!(enc.decoded_keys().unwrap().len(), 2);
+    let s = from_env(&[
+        ("FILEPROC_STORAGE__ENCRYPTION__KEYS__V1", KEY_A),
+        ("FILEPROC_STORAGE__ENCRYPTION__KEYS__V2", KEY_B),
+        ("STORAGE_ENCRYPTION_KEY_ID", "v2"),
+    ])
+    .unwrap();
+    let enc = &s.storage.encryption;
+    assert_eq!(enc.key_id, "v2");
+    assert_eq!(
+        enc.decoded_keys().unwrap().keys().collect::<Vec<_>>(),
+        ["v1", "v2"]
+    );
+    // Keys kept, sealing off: new objects in plaintext, old ones still open.
+    let s = from_env(&[
+        ("STORAGE_ENCRYPTION_KEY", KEY_A),
+        ("STORAGE_ENCRYPTION_ENABLED", "false"),
+    ])
+    .unwrap();
+    assert!(!s.storage.encryption.seals());
+}
+
+#[test]
+fn unusable_encryption_settings_stop_start_up_without_showing_a_key() {
+    let message = err(from_env(&[("STORAGE_ENCRYPTION_KEY", "c2hvcnQ=")]));
+    assert_eq!(
+        message,
+        "invalid configuration: storage.encryption.keys.default = <redacted> (from env STORAGE_ENCRYPTION_KEY): expected 32 bytes in standard base64 (openssl rand -base64 32)"
+    );
+    let message = err(from_env(&[
+        ("STORAGE_ENCRYPTION_KEY", KEY_A),
+        ("STORAGE_ENCRYPTION_KEY_ID", "v9"),
+    ]));
+    assert!(
+        message.contains(r#"storage.encryption.key_id = "v9" (from env STORAGE_ENCRYPTION_KEY_ID): expected the id of a configured key (default)"#),
+        "{message}"
+    );
+    assert!(!message.contains(KEY_A));
+    let message = err(from_env(&[("STORAGE_ENCRYPTION_ENABLED", "true")]));
+    assert!(
+        message.contains("expected a key in storage.encryption.keys"),
+        "{message}"
+    );
+    let message = err(from_env(&[
+        ("STORAGE_ENCRYPTION_KEY", KEY_A),
+        ("FILEPROC_STORAGE__ENCRYPTION__CHUNK_SIZE", "100"),
+    ]));
+    assert!(
+        message.contains("storage.encryption.chunk_size = 100"),
+        "{message}"
+    );
+    let file = YamlFile::new(&format!(
+        "storage:\n  encryption:\n    keys:\n      Prod: {KEY_A}\n"
+    ));
+    let message = err(Settings::from_sources(Some(&file.0), Vec::new()));
+    assert!(
+        message.contains("storage.encryption.keys.Prod = <redacted>")
+            && message.contains("a key id of 1 to 32 characters"),
+        "{message}"
+    );
+}

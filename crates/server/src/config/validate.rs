@@ -5,7 +5,10 @@ use secrecy::ExposeSecret;
 
 use super::error::{origin_of, show_figment_value, show_value};
 use super::urls::parse_database_url;
-use super::{ConfigError, MonitoringSettings, Settings, StorageProvider, format_duration};
+use super::{
+    BadKey, CHUNK_SIZE_RANGE, ConfigError, EncryptionSettings, MonitoringSettings, Settings,
+    StorageProvider, format_duration,
+};
 
 const SSL_MODES: &[&str] = &[
     "disable",
@@ -75,11 +78,11 @@ impl Settings {
                 expected,
             }) => {
                 // Show the value as it was written ("0s", not "0ns") when it was written somewhere.
-                let written = figment.and_then(|f| f.find_value(key).ok());
+                let written = figment.and_then(|f| f.find_value(&key).ok());
                 Err(ConfigError::Invalid {
-                    origin: figment.and_then(|f| origin_of(f, key)),
-                    value: written.map_or(value, |v| show_figment_value(key, &v)),
-                    key: key.to_owned(),
+                    origin: figment.and_then(|f| origin_of(f, &key)),
+                    value: written.map_or(value, |v| show_figment_value(&key, &v)),
+                    key,
                     expected,
                 })
             }
@@ -240,6 +243,9 @@ impl Settings {
         if storage.provider == StorageProvider::Local && storage.local_path.as_os_str().is_empty() {
             return Some(Problem::text("storage.local_path", "", "a directory"));
         }
+        if let Some(problem) = encryption_problem(&storage.encryption) {
+            return Some(problem);
+        }
 
         if let Some(size) = processing
             .image
@@ -314,24 +320,54 @@ impl Settings {
     }
 }
 
+/// The first problem of `storage.encryption`; key values are never shown.
+fn encryption_problem(enc: &EncryptionSettings) -> Option<Problem> {
+    if let Err(BadKey { key_id, reason }) = enc.decoded_keys() {
+        let key = format!("storage.encryption.keys.{key_id}");
+        return Some(Problem::new(&key, "<redacted>".into(), reason));
+    }
+    if !CHUNK_SIZE_RANGE.contains(&enc.chunk_size) {
+        return Some(Problem::new(
+            "storage.encryption.chunk_size",
+            enc.chunk_size.to_string(),
+            "a size from 1KiB to 16MiB",
+        ));
+    }
+    if enc.seals() && !enc.keys.contains_key(&enc.key_id) {
+        let expected = if enc.keys.is_empty() {
+            "a key in storage.encryption.keys (or STORAGE_ENCRYPTION_KEY), since encryption is on"
+                .to_owned()
+        } else {
+            let ids: Vec<&str> = enc.keys.keys().map(String::as_str).collect();
+            format!("the id of a configured key ({})", ids.join(", "))
+        };
+        return Some(Problem::text(
+            "storage.encryption.key_id",
+            &enc.key_id,
+            &expected,
+        ));
+    }
+    None
+}
+
 /// One failed check: the key, the value as shown, what was expected.
 struct Problem {
-    key: &'static str,
+    key: String,
     value: String,
     expected: String,
 }
 
 impl Problem {
-    fn new(key: &'static str, value: String, expected: &str) -> Self {
+    fn new(key: &str, value: String, expected: &str) -> Self {
         Problem {
-            key,
+            key: key.to_owned(),
             value,
             expected: expected.to_owned(),
         }
     }
 
     /// A text value, shown quoted with secrets and URL passwords masked.
-    fn text(key: &'static str, value: &str, expected: &str) -> Self {
+    fn text(key: &str, value: &str, expected: &str) -> Self {
         Problem::new(key, show_value(key, value, true), expected)
     }
 }

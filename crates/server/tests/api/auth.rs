@@ -450,3 +450,46 @@ async fn cors_allows_only_configured_origins_and_responses_carry_security_header
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn failed_logins_spend_the_address_budget_and_two_keys_are_one_too_many() {
+    let stack = TestStack::new().await;
+    let app = with_keys(
+        &stack,
+        &[
+            ("RATE_LIMIT_PER_IP", "1"),
+            ("FILEPROC_SECURITY__RATE_LIMIT__BURST", "3"),
+        ],
+    )
+    .await;
+    let guess = |key: &'static str| {
+        app.client
+            .get(app.url("/api/v1/files"))
+            .header("X-API-Key", key)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(guess("guess").await.unwrap().status(), 401);
+    }
+    let r = guess("key-alice").await.unwrap();
+    assert_eq!(r.status(), 429, "guessing spent the address's budget");
+    assert!(r.headers().contains_key("retry-after"));
+
+    let stack = TestStack::new().await;
+    let app = with_keys(&stack, &[]).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/files"))
+        .header("X-API-Key", "key-alice")
+        .header("X-API-Key", "key-bob")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "two keys: whose request is it?");
+    // An origin that could never match stops start-up.
+    let settings = stack.settings(&[("CORS_ALLOWED_ORIGINS", "https://a.example/path")]);
+    let Err(e) = fileproc::app::Application::start(settings).await else {
+        panic!("started with an origin that has a path");
+    };
+    assert!(e.to_string().contains("no path"), "{e}");
+}

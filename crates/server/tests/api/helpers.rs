@@ -101,6 +101,32 @@ impl TestStack {
         self._dir.path().join("files")
     }
 
+    /// The object store as the service writes to it, without the blob layer's encryption: for
+    /// reading and altering objects as stored.
+    pub fn raw_store(&self) -> std::sync::Arc<dyn object_store::ObjectStore> {
+        let blobs = fileproc::blob::BlobStore::from_settings(&self.settings(&[]).storage)
+            .expect("blob store");
+        blobs.inner().clone()
+    }
+
+    /// The bytes of the object at `key` as stored.
+    pub async fn raw_object(&self, key: &str) -> Vec<u8> {
+        use object_store::ObjectStoreExt;
+        let path = object_store::path::Path::from(key);
+        let result = self.raw_store().get(&path).await.expect("stored object");
+        result.bytes().await.expect("object bytes").to_vec()
+    }
+
+    /// Replace the object at `key` with `bytes`, as stored.
+    pub async fn put_raw_object(&self, key: &str, bytes: Vec<u8>) {
+        use object_store::ObjectStoreExt;
+        let path = object_store::path::Path::from(key);
+        self.raw_store()
+            .put(&path, bytes.into())
+            .await
+            .expect("replacing an object");
+    }
+
     /// Every object key the service has stored.
     pub async fn stored_keys(&self) -> Vec<String> {
         let blobs = fileproc::blob::BlobStore::from_settings(&self.settings(&[]).storage)

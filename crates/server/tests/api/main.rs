@@ -6,6 +6,7 @@ mod auth;
 mod chunked;
 mod csv_corpus;
 mod durability;
+mod encryption;
 mod files;
 mod formats;
 mod progress;

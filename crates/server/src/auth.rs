@@ -179,6 +179,9 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// Longest owner id a token may name, in bytes.
+const MAX_OWNER_LEN: usize = 255;
+
 /// The claims fileproc reads; `exp`, `nbf`, `iss` and `aud` are checked by the validation.
 #[derive(Deserialize)]
 struct Claims {
@@ -308,8 +311,11 @@ impl JwtVerifier {
                 .to_owned(),
             )
         })?;
-        if data.claims.sub.trim().is_empty() {
-            return Err(invalid("its sub (the owner) is empty".into()));
+        let sub = &data.claims.sub;
+        if sub.trim().is_empty() || sub.len() > MAX_OWNER_LEN || sub.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "its sub (the owner) must be 1 to {MAX_OWNER_LEN} bytes without control characters"
+            )));
         }
         Ok(data.claims.sub)
     }
@@ -505,6 +511,22 @@ mod tests {
             (
                 "no exp",
                 json!({"sub": "c", "iss": "https://issuer.example", "aud": "fileproc"}),
+            ),
+            (
+                "no aud",
+                json!({"sub": "c", "exp": now + 60, "iss": "https://issuer.example"}),
+            ),
+            (
+                "no iss",
+                json!({"sub": "c", "exp": now + 60, "aud": "fileproc"}),
+            ),
+            (
+                "a control character in sub",
+                json!({"sub": "a\nb", "exp": now + 60, "iss": "https://issuer.example", "aud": "fileproc"}),
+            ),
+            (
+                "a huge sub",
+                json!({"sub": "x".repeat(300), "exp": now + 60, "iss": "https://issuer.example", "aud": "fileproc"}),
             ),
         ] {
             assert!(

@@ -23,8 +23,14 @@
 //! sets a server variable, e.g. `--env STORAGE_ENCRYPTION_KEY=$(openssl rand -base64 32)` to
 //! measure with encryption at rest; the report names the variables, never their values.
 
+mod bench_support;
+
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64::Engine as _;
+use bench_support::{
+    clock_ticks_per_second, cpu_ticks, default_bin, kib_mb, machine, median, min_max,
+    proc_status_kib, reset_hwm, splitmix,
+};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
@@ -170,16 +176,6 @@ fn parse_args() -> Result<Args> {
     })
 }
 
-/// `fileproc` beside this example (`<target>/<profile>/examples/upload_bench`), else
-/// `target/release/fileproc`.
-fn default_bin() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("fileproc")))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("target/release/fileproc"))
-}
-
 fn parse_size(s: &str) -> Result<u64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -203,15 +199,6 @@ fn parse_size(s: &str) -> Result<u64> {
 
 // ---------------------------------------------------------------------------------------------
 // The payload.
-
-/// SplitMix64: small, fast, deterministic.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// The payload of one upload: `size` bytes of CSV, a header line then records. The records are
 /// drawn from a pool of distinct lines at seeded positions and handed out as zero-copy slices of
@@ -334,42 +321,6 @@ fn body(payload: &Shared, len: u64) -> reqwest::Body {
 
 // ---------------------------------------------------------------------------------------------
 // The server process and its memory.
-
-/// `VmRSS`, `VmHWM`... of a process, in KiB.
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Reset `VmHWM` to the current RSS (`/proc/<pid>/clear_refs`, Linux 4.0+); whether it worked.
-fn reset_hwm(pid: u32) -> bool {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
-}
-
-/// User plus system CPU time of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): state is the first, utime the 12th.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|t| *t > 0.0)
-        .unwrap_or(100.0)
-}
 
 /// Reads a process's `VmRSS` every [`SAMPLE_EVERY`] on its own thread until stopped.
 struct Sampler {
@@ -877,27 +828,6 @@ impl Bench {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn min_max(v: &[f64]) -> (f64, f64) {
-    v.iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-            (lo.min(*x), hi.max(*x))
-        })
-}
-
-/// KiB to MB (10^6 bytes).
-fn kib_mb(kib: u64) -> f64 {
-    kib as f64 * 1024.0 / MB
-}
-
 fn size_label(size: u64) -> String {
     if size.is_multiple_of(GIB) {
         format!("{} GiB", size / GIB)
@@ -906,28 +836,6 @@ fn size_label(size: u64) -> String {
     } else {
         format!("{size} B")
     }
-}
-
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kib: u64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "{cpus} CPUs ({model}), {:.1} GiB RAM, Linux {}",
-        mem_kib as f64 / (1024.0 * 1024.0),
-        kernel.trim()
-    )
 }
 
 fn report(runs: &[Run], paths: &[UploadPath], size: u64) -> String {

@@ -28,7 +28,7 @@ mod bench_support;
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64::Engine as _;
 use bench_support::{
-    clock_ticks_per_second, cpu_ticks, default_bin, kib_mb, machine, median, min_max,
+    Server, clock_ticks_per_second, cpu_ticks, default_bin, kib_mb, machine, median, min_max,
     proc_status_kib, reset_hwm, splitmix,
 };
 use bytes::Bytes;
@@ -38,7 +38,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -352,122 +352,6 @@ impl Sampler {
     fn finish(self) -> (u64, usize) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap_or((0, 0))
-    }
-}
-
-/// The server child process; killed when dropped.
-struct Server {
-    child: Child,
-    pid: u32,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path, size: u64, env: &[(String, String)]) -> Result<Server> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("finding a free port")?
-            .port();
-        let log = dir.join("server.log");
-        let log_file = std::fs::File::create(&log).context("creating the server log")?;
-        // Room for the payload whatever --size says, and at least the 2 GiB asked for.
-        let max_upload = size.max(2 * GIB);
-        let mut cmd = Command::new(bin);
-        cmd.arg("serve")
-            // A clean environment and working directory: no configs/config.yaml, no inherited
-            // DB_HOST, REDIS_URL, S3_* or FILEPROC_* that would change the stack measured.
-            .env_clear()
-            .current_dir(dir)
-            .env("SERVER_HOST", "127.0.0.1")
-            .env("SERVER_PORT", port.to_string())
-            .env("SERVER_MAX_UPLOAD_SIZE", max_upload.to_string())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite:{}", dir.join("fileproc.db").display()),
-            )
-            .env("LOCAL_STORAGE_PATH", dir.join("files"))
-            .env("LOG_LEVEL", "warn")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = child.id();
-        Ok(Server {
-            child,
-            pid,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        })
-    }
-
-    /// Wait until `/health` answers 200.
-    async fn wait_healthy(&mut self, client: &reqwest::Client) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "the server exited ({status}) before it was healthy; its log:\n{}",
-                    self.log_tail(40)
-                );
-            }
-            if let Ok(r) = client.get(format!("{}/health", self.base)).send().await
-                && r.status() == StatusCode::OK
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "the server was not healthy after 60 s; its log:\n{}",
-                    self.log_tail(40)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        proc_status_kib(self.pid, "VmRSS:").unwrap_or(0)
-    }
-
-    fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-
-    /// SIGTERM, then SIGKILL after 10 s.
-    fn stop(&mut self) {
-        if !matches!(self.child.try_wait(), Ok(None)) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -955,7 +839,25 @@ async fn main() -> Result<()> {
         .no_proxy()
         .build()
         .context("building the HTTP client")?;
-    let mut server = Server::start(&args.bin, tmp.path(), args.size, &args.env)?;
+    let dir = tmp.path();
+    // Room for the payload whatever --size says, and at least 2 GiB; SQLite and local files in
+    // the temporary directory; then the --env settings, which may override these.
+    let mut env = vec![
+        (
+            "SERVER_MAX_UPLOAD_SIZE".to_owned(),
+            args.size.max(2 * GIB).to_string(),
+        ),
+        (
+            "DATABASE_URL".to_owned(),
+            format!("sqlite:{}", dir.join("fileproc.db").display()),
+        ),
+        (
+            "LOCAL_STORAGE_PATH".to_owned(),
+            dir.join("files").display().to_string(),
+        ),
+    ];
+    env.extend(args.env.iter().cloned());
+    let mut server = Server::start(&args.bin, dir, &env)?;
     server.wait_healthy(&client).await?;
     let startup_kib = server.rss_kib();
     let mut bench = Bench {

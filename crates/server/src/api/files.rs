@@ -195,11 +195,13 @@ async fn process(
             },
             other => other.into(),
         })?;
-    state.cache.invalidate(&file_id).await;
-    state.queue.wake();
+    // Published right after the commit, before the cache call and the wake-up, so that it goes
+    // out before a worker's "processing" (as for uploads).
     state
         .events
         .status_change(&owner, &file_id, Some(&before.status), "queued");
+    state.cache.invalidate(&file_id).await;
+    state.queue.wake();
     Ok((
         StatusCode::ACCEPTED,
         Json(Queued {

@@ -13,6 +13,7 @@ use crate::cache::ResultCache;
 use crate::catalog::{CachedCatalog, Catalog, FileCache, PostgresCatalog, SqliteCatalog};
 use crate::config::{CatalogUrl, Settings, StorageProvider};
 use crate::events::EventBus;
+use crate::metrics::Metrics;
 use crate::queue::{QueueHandle, WorkerPool};
 use crate::ratelimit::RateLimits;
 use crate::state::AppState;
@@ -25,6 +26,17 @@ const RESULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// # Errors
 /// The database cannot be opened or migrated.
 pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog>> {
+    open_observed_catalog(settings, None).await
+}
+
+/// [`open_catalog`], counting the Redis file cache's hits and misses in `metrics` when given.
+///
+/// # Errors
+/// The database cannot be opened or migrated.
+pub async fn open_observed_catalog(
+    settings: &Settings,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<Arc<dyn Catalog>> {
     let catalog = connect_catalog(settings).await?;
     catalog
         .migrate()
@@ -34,7 +46,11 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
     if let Some(url) = settings.redis.connection_url() {
         let files = FileCache::redis(url.expose_secret(), settings.redis.cache_ttl)
             .context("opening the Redis file cache")?;
-        return Ok(Arc::new(CachedCatalog::new(catalog, files)));
+        let cached = CachedCatalog::new(catalog, files);
+        return Ok(Arc::new(match metrics {
+            Some(metrics) => cached.observed(metrics),
+            None => cached,
+        }));
     }
     Ok(catalog)
 }
@@ -158,9 +174,51 @@ fn raise_open_file_limit() {
     }
 }
 
+/// With `monitoring.metrics_port` (and `monitoring.metrics_enabled`), bind that port on
+/// `server.host` and serve `/metrics` there alone until `shutdown`.
+///
+/// # Errors
+/// The port cannot be bound.
+async fn serve_metrics_port(
+    state: &AppState,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<anyhow::Result<()>>)>> {
+    let monitoring = &state.settings.monitoring;
+    let Some(port) = monitoring
+        .metrics_port
+        .filter(|_| monitoring.metrics_enabled)
+    else {
+        return Ok(None);
+    };
+    let host = &state.settings.server.host;
+    let address = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let listener = listen(&address)
+        .await
+        .with_context(|| format!("binding the metrics port {address}"))?;
+    let addr = listener.local_addr()?;
+    let app = crate::metrics::http::router()
+        .fallback(|| async { crate::api::error::ApiError::NotFound("route") })
+        .with_state(state.clone());
+    let stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("serving the metrics port")
+    });
+    tracing::info!(address = %addr, "metrics served on their own port");
+    Ok(Some((addr, server)))
+}
+
 /// A running service: its address and the handle to stop it.
 pub struct Application {
     addr: SocketAddr,
+    /// The metrics port's address and server, when `monitoring.metrics_port` is set.
+    metrics_server: Option<(SocketAddr, tokio::task::JoinHandle<anyhow::Result<()>>)>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     workers: WorkerPool,
@@ -175,8 +233,9 @@ impl Application {
     /// A part cannot be opened or the port cannot be bound.
     pub async fn start(settings: Settings) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
-        let catalog = open_catalog(&settings).await?;
-        let blobs = open_blob_store(&settings)?;
+        let metrics = Metrics::new();
+        let catalog = open_observed_catalog(&settings, Some(&metrics)).await?;
+        let blobs = open_blob_store(&settings)?.observed(&metrics);
         let state = AppState {
             settings: Arc::clone(&settings),
             catalog,
@@ -192,6 +251,7 @@ impl Application {
                     .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?,
             ),
             rate_limits: Arc::new(RateLimits::from_settings(&settings.security.rate_limit)),
+            metrics,
         };
         raise_open_file_limit();
         let listener = listen(&settings.server.bind_address())
@@ -199,6 +259,8 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.bind_address()))?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
+        state.metrics.spawn_upkeep(shutdown.clone());
+        let metrics_server = serve_metrics_port(&state, &shutdown).await?;
         forward_job_signals(&state).await;
         let workers = WorkerPool::start(&state);
         tokio::spawn(crate::ingest::resumable::expire_uploads(
@@ -234,6 +296,7 @@ impl Application {
         );
         Ok(Application {
             addr,
+            metrics_server,
             shutdown,
             server,
             workers,
@@ -246,6 +309,11 @@ impl Application {
         self.addr
     }
 
+    /// The address of the metrics port (`monitoring.metrics_port`), when one is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(addr, _)| *addr)
+    }
+
     /// Stop accepting, hand running jobs back to the queue, give open requests
     /// `server.shutdown_timeout` to finish (then drop them), and return.
     ///
@@ -254,6 +322,14 @@ impl Application {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         self.workers.shutdown().await;
+        if let Some((_, metrics)) = self.metrics_server {
+            // It has no long requests: it stops at once with the token.
+            match metrics.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "the metrics port failed"),
+                Err(e) => tracing::warn!(error = %e, "the metrics port's task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
         let mut server = self.server;
         match tokio::time::timeout(self.grace, &mut server).await {
             Ok(served) => served?,

@@ -141,6 +141,20 @@ impl BlobStore {
         })
     }
 
+    /// The same store with every backend call counted and timed in `metrics`
+    /// (`fileproc_storage_operations_total`, backend `local` or `s3`).
+    pub fn observed(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        let backend = if self.local_dir.is_some() {
+            "local"
+        } else {
+            "s3"
+        };
+        self.store = Arc::new(crate::metrics::storage::ObservedStore::new(
+            self.store, backend, metrics,
+        ));
+        self
+    }
+
     /// The name shown as `storage_info.bucket`.
     pub fn bucket(&self) -> &str {
         &self.bucket

@@ -487,6 +487,11 @@ pub struct MonitoringSettings {
     /// Serve Prometheus metrics at `/metrics`. Default true.
     #[serde(deserialize_with = "units::boolean")]
     pub metrics_enabled: bool,
+    /// Serve `/metrics` on this port alone (`METRICS_PORT`, on `server.host`), and no longer on
+    /// the main port, so that it need not be exposed with the API. Unset (the default): on the
+    /// main port. 0 picks a free port (tests).
+    #[serde(deserialize_with = "units::opt_port")]
+    pub metrics_port: Option<u16>,
     /// Serve CPU profiles at `/debug/pprof/profile` (`MONITORING_PPROF_ENABLED`). Default false.
     #[serde(deserialize_with = "units::boolean")]
     pub pprof_enabled: bool,
@@ -505,6 +510,7 @@ impl Default for MonitoringSettings {
             log_level: "info".into(),
             log_format: LogFormat::Json,
             metrics_enabled: true,
+            metrics_port: None,
             pprof_enabled: false,
             tracing_enabled: false,
             tracing_endpoint: None,

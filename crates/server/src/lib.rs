@@ -5,7 +5,7 @@
 //! `fileproc-formats` crate, after the virus [`scan`] when it is on) → [`catalog`], [`records`],
 //! [`cache`]; what happens on the way is
 //! published as [`events`] to WebSocket and SSE clients. [`app`] wires them; [`cli`] is the
-//! `fileproc` command.
+//! `fileproc` command; [`metrics`] counts what each part does, for Prometheus.
 
 pub mod api;
 pub mod app;
@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod ingest;
+pub mod metrics;
 pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;

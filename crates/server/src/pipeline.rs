@@ -207,24 +207,23 @@ async fn virus_scan(
         .progress(&file.owner, &file.id, &progress.report());
     let scan = scanner
         .scan_object(&state.blobs, &file.storage_key, &progress.bytes_done)
-        .await
-        .map_err(|e| match e {
-            ScanError::Store(message) => {
-                storage_error(StoreError::Io(std::io::Error::other(message)))
-            }
-            other => {
-                // The cause (with clamd's address) is logged, not shown to clients.
-                tracing::warn!(error = %other, "virus scan failed");
-                let why = match other {
-                    ScanError::Timeout(_) => "did not answer in time",
-                    _ => "could not be reached or failed",
-                };
-                JobError::retryable(
-                    "scanner_unavailable",
-                    format!("the virus scanner {why}; the job will be retried"),
-                )
-            }
-        })?;
+        .await;
+    crate::scan::count(&state.metrics, &scan);
+    let scan = scan.map_err(|e| match e {
+        ScanError::Store(message) => storage_error(StoreError::Io(std::io::Error::other(message))),
+        other => {
+            // The cause (with clamd's address) is logged, not shown to clients.
+            tracing::warn!(error = %other, "virus scan failed");
+            let why = match other {
+                ScanError::Timeout(_) => "did not answer in time",
+                _ => "could not be reached or failed",
+            };
+            JobError::retryable(
+                "scanner_unavailable",
+                format!("the virus scanner {why}; the job will be retried"),
+            )
+        }
+    })?;
     tracing::info!(scan.status = ?scan.status, scan.threats = ?scan.threats, "file scanned");
     if scan.status == ScanStatus::Infected {
         return Ok(Some(scan));

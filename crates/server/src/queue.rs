@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use crate::catalog::{ClaimedJob, JobFailure};
 use crate::events::Event;
+use crate::metrics::JobEnd;
 use crate::pipeline::{self, JobError, JobOutcome, JobProgress};
 use crate::state::AppState;
 
@@ -72,6 +73,7 @@ impl WorkerPool {
 async fn worker_loop(state: AppState, worker: String, shutdown: CancellationToken) {
     let queue = state.queue.clone();
     queue.alive.fetch_add(1, Ordering::Relaxed);
+    state.metrics.worker_started();
     let settings = &state.settings.processing;
     while !shutdown.is_cancelled() {
         match state
@@ -80,10 +82,15 @@ async fn worker_loop(state: AppState, worker: String, shutdown: CancellationToke
             .await
         {
             Ok(Some(job)) => {
+                if job.lease_expired {
+                    state.metrics.lease_expired();
+                }
+                state.metrics.worker_busy(true);
                 let span = tracing::info_span!("job", job.id = %job.id, file.id = %job.file_id, job.attempt = job.attempts);
                 run_job(&state, &worker, job, &shutdown)
                     .instrument(span)
                     .await;
+                state.metrics.worker_busy(false);
             }
             Ok(None) => {
                 tokio::select! {
@@ -102,6 +109,7 @@ async fn worker_loop(state: AppState, worker: String, shutdown: CancellationToke
         }
     }
     queue.alive.fetch_sub(1, Ordering::Relaxed);
+    state.metrics.worker_stopped();
 }
 
 /// Run one claimed job to an outcome, renewing its lease meanwhile.
@@ -116,8 +124,13 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
             ),
             retry_in: None,
         };
-        let owner = owner_of(state, &job.file_id).await;
-        record_failure(state, worker, &job, owner.as_deref(), &failure).await;
+        let file = state.catalog.get_file_by_id(&job.file_id).await.ok();
+        let ended = file.as_ref().map(|f| Ended {
+            owner: &f.owner,
+            file_type: &f.file_type,
+            seconds: None,
+        });
+        record_failure(state, worker, &job, ended, &failure).await;
         return;
     }
     let file = match state.catalog.get_file_by_id(&job.file_id).await {
@@ -184,13 +197,22 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
         return;
     };
     match outcome {
-        Ok(JobOutcome::Quarantined(scan)) => quarantine(state, worker, &job, &owner, &scan).await,
+        Ok(JobOutcome::Quarantined(scan)) => {
+            if quarantine(state, worker, &job, &owner, &scan).await {
+                let metrics = &state.metrics;
+                metrics.processing_time(&file.file_type, started.elapsed().as_secs_f64());
+                metrics.job_ended(&file.file_type, JobEnd::Quarantined);
+            }
+        }
         Ok(JobOutcome::Completed(result)) => match state
             .catalog
             .complete_job(&job, worker, &result)
             .await
         {
             Ok(true) => {
+                let metrics = &state.metrics;
+                metrics.processing_time(&file.file_type, started.elapsed().as_secs_f64());
+                metrics.job_ended(&file.file_type, JobEnd::Completed);
                 state.cache.invalidate(&job.file_id).await;
                 state
                     .events
@@ -219,7 +241,12 @@ async fn run_job(state: &AppState, worker: &str, job: ClaimedJob, shutdown: &Can
                 message: e.message,
                 retry_in,
             };
-            record_failure(state, worker, &job, Some(&owner), &failure).await;
+            let ended = Ended {
+                owner: &owner,
+                file_type: &file.file_type,
+                seconds: Some(started.elapsed().as_secs_f64()),
+            };
+            record_failure(state, worker, &job, Some(ended), &failure).await;
         }
     }
 }
@@ -231,20 +258,23 @@ async fn quarantine(
     job: &ClaimedJob,
     owner: &str,
     scan: &crate::scan::VirusScan,
-) {
+) -> bool {
     let quarantine = scan.quarantine();
     match state.catalog.quarantine_job(job, worker, &quarantine).await {
         Ok(true) => {
             tracing::warn!(threats = ?scan.threats, "infected file quarantined");
             state.cache.invalidate(&job.file_id).await;
             publish_quarantined(state, owner, &job.file_id, Some("processing"), &quarantine);
+            true
         }
         Ok(false) => {
             tracing::warn!("the scan ended after the lease was lost; the next attempt scans again");
             remove_output_if_deleted(state, &job.file_id).await;
+            false
         }
         Err(e) => {
-            tracing::error!(error = %e, "quarantining the file failed; the lease will expire and the job run again")
+            tracing::error!(error = %e, "quarantining the file failed; the lease will expire and the job run again");
+            false
         }
     }
 }
@@ -267,23 +297,21 @@ pub fn publish_quarantined(
     );
 }
 
-/// The owner of a file, for its events; `None` when it is gone.
-async fn owner_of(state: &AppState, file_id: &str) -> Option<String> {
-    state
-        .catalog
-        .get_file_by_id(file_id)
-        .await
-        .ok()
-        .map(|f| f.owner)
+/// The file of a job that ended: whose, of which type, after how long (`None`: the pipeline
+/// did not run).
+struct Ended<'a> {
+    owner: &'a str,
+    file_type: &'a str,
+    seconds: Option<f64>,
 }
 
 /// Record a failed attempt and tell the file's watchers: back to `queued` for a retry, or
-/// `failed` with the error.
+/// `failed` with the error; count it (`fileproc_processing_errors_total`, retries, failures).
 async fn record_failure(
     state: &AppState,
     worker: &str,
     job: &ClaimedJob,
-    owner: Option<&str>,
+    ended: Option<Ended<'_>>,
     failure: &JobFailure,
 ) {
     match failure.retry_in {
@@ -296,7 +324,19 @@ async fn record_failure(
         tracing::error!(error = %e, "recording the failure failed; the lease will expire and the job run again");
         return;
     }
-    let Some(owner) = owner else { return };
+    let metrics = &state.metrics;
+    metrics.processing_error(&failure.code);
+    let file_type = ended.as_ref().map_or("unknown", |e| e.file_type);
+    if let Some(seconds) = ended.as_ref().and_then(|e| e.seconds) {
+        metrics.processing_time(file_type, seconds);
+    }
+    match failure.retry_in {
+        Some(_) => metrics.job_retried(),
+        None => metrics.job_ended(file_type, JobEnd::Failed),
+    }
+    let Some(owner) = ended.map(|e| e.owner) else {
+        return;
+    };
     let file_id = &job.file_id;
     match failure.retry_in {
         Some(_) => state

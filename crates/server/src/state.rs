@@ -8,6 +8,7 @@ use crate::cache::ResultCache;
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::events::EventBus;
+use crate::metrics::Metrics;
 use crate::queue::QueueHandle;
 use crate::ratelimit::RateLimits;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Requests per client IP and owner (`security.rate_limit`).
     pub rate_limits: Arc<RateLimits>,
+    /// This service's Prometheus metrics (its own recorder, see [`crate::metrics`]).
+    pub metrics: Metrics,
 }
 
 /// The one owner of every file when `security.auth.mode` is `none`.

@@ -13,6 +13,7 @@ use super::extract::{ApiMultipart, ApiPath, ApiQuery};
 use super::view::{FileView, StatusView, websocket_url};
 use crate::auth::Owner;
 use crate::catalog::{FileFilter, FileRecord, FileStatus};
+use crate::metrics::UploadKind;
 use crate::state::AppState;
 use fileproc_formats::FileType;
 
@@ -51,8 +52,15 @@ async fn upload(
     headers: HeaderMap,
     ApiMultipart(multipart): ApiMultipart,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
-    let file = crate::ingest::multipart_upload(&state, &owner, multipart).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &headers, file))))
+    let started = std::time::Instant::now();
+    let stored = crate::ingest::multipart_upload(&state, &owner, multipart).await;
+    let counts = state.metrics.upload(UploadKind::Multipart);
+    counts.duration.record(started.elapsed().as_secs_f64());
+    match &stored {
+        Ok(_) => counts.completed.increment(1),
+        Err(_) => counts.failed.increment(1),
+    }
+    Ok((StatusCode::CREATED, Json(view(&state, &headers, stored?))))
 }
 
 #[derive(Deserialize)]
@@ -259,7 +267,11 @@ pub(crate) async fn completed_result(
     file_id: &str,
 ) -> Result<Arc<serde_json::Value>, ApiError> {
     ensure_completed(state, owner, file_id).await?;
-    if let Some(hit) = state.cache.get(file_id).await {
+    let cached = state.cache.get(file_id).await;
+    state
+        .metrics
+        .cache_lookup(crate::metrics::CacheName::Result, cached.is_some());
+    if let Some(hit) = cached {
         return Ok(hit);
     }
     let row = state.catalog.get_result(file_id).await?;

@@ -60,6 +60,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         // catalog), so it stays in rotation and says it is degraded.
         // Nor is clamd: without it, stored files are still served and new ones wait in the
         // queue (never processed unscanned).
+        state.metrics.set_ready(true);
         let status = if cache.is_ok() && scanner_ok {
             "ready"
         } else {
@@ -70,6 +71,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             Json(json!({"status": status, "checks": checks})),
         )
     } else {
+        state.metrics.set_ready(false);
         let body = json!({
             "status": "not_ready",
             "error": "a dependency of the service is not ready",

@@ -20,9 +20,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-/// The whole API over `state`: every route but the health probes behind authentication and
-/// rate limits ([`crate::auth::authenticate`]), CORS as configured, security headers on every
-/// response.
+/// The whole API over `state`: every route but the health probes and `/metrics` behind
+/// authentication and rate limits ([`crate::auth::authenticate`]), CORS as configured, security
+/// headers on every response, every request counted ([`crate::metrics::http::track`]).
 ///
 /// # Errors
 /// `security.cors.allowed_origins` holds `*` while auth is on, or an origin that is not a
@@ -41,13 +41,23 @@ pub fn router(state: AppState) -> Result<Router, String> {
             state.clone(),
             crate::auth::authenticate,
         ));
-    let mut app = protected
-        .merge(health::router())
+    let mut app = protected.merge(health::router());
+    // Outside auth, like the probes; with its own port it is served there only.
+    let monitoring = &state.settings.monitoring;
+    if monitoring.metrics_enabled && monitoring.metrics_port.is_none() {
+        app = app.merge(crate::metrics::http::router());
+    }
+    let mut app = app
         .fallback(|| async { error::ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed });
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
+    // Every request, the refused and the unmatched too, counted by the route it matched.
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::metrics::http::track,
+    ));
     Ok(app
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -28,6 +28,7 @@ use crate::auth::Owner;
 use crate::catalog::CatalogError;
 use crate::events::Event;
 use crate::events::watch::Watch;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// The routes of this group.
@@ -93,9 +94,27 @@ async fn websocket(
         .read_buffer_size(usize::try_from(ws.read_buffer_size).unwrap_or(128 * 1024))
         .write_buffer_size(usize::try_from(ws.write_buffer_size).unwrap_or(128 * 1024))
         .on_upgrade(move |socket| async move {
+            let open = OpenSocket::new(state.metrics.clone());
             session(state, socket, watch).await;
+            drop(open);
             drop(permit);
         }))
+}
+
+/// One open WebSocket in `fileproc_websocket_connections`, until dropped.
+struct OpenSocket(Metrics);
+
+impl OpenSocket {
+    fn new(metrics: Metrics) -> Self {
+        metrics.websocket_open(true);
+        OpenSocket(metrics)
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.websocket_open(false);
+    }
 }
 
 /// Why a session ended.
@@ -111,6 +130,7 @@ enum End {
 /// Serve one WebSocket until the client leaves, misses a deadline, or the service stops.
 async fn session(state: AppState, mut socket: WebSocket, mut watch: Watch) {
     let ws = state.settings.websocket.clone();
+    let metrics = &state.metrics;
     let end = async {
         let opening = match watch.opening().await {
             Ok(frames) => frames,
@@ -121,7 +141,7 @@ async fn session(state: AppState, mut socket: WebSocket, mut watch: Watch) {
             }
         };
         for frame in opening {
-            if !send(&mut socket, &frame, ws.write_timeout).await {
+            if !send(&mut socket, &frame, ws.write_timeout, metrics).await {
                 return End::Client;
             }
         }
@@ -131,14 +151,21 @@ async fn session(state: AppState, mut socket: WebSocket, mut watch: Watch) {
         loop {
             tokio::select! {
                 frame = watch.next() => match frame {
-                    Some(frame) => if !send(&mut socket, &frame, ws.write_timeout).await {
+                    Some(frame) => if !send(&mut socket, &frame, ws.write_timeout, metrics).await {
                         return End::Client;
                     },
                     None => return End::Shutdown,
                 },
                 message = socket.recv() => match message {
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Client,
-                    Some(Ok(_)) => heard = Instant::now(),
+                    Some(Ok(Message::Close(_))) => {
+                        metrics.websocket_received();
+                        return End::Client;
+                    }
+                    None | Some(Err(_)) => return End::Client,
+                    Some(Ok(_)) => {
+                        metrics.websocket_received();
+                        heard = Instant::now();
+                    }
                 },
                 _ = ping.tick() => {
                     if heard.elapsed() > ws.pong_timeout {
@@ -152,6 +179,7 @@ async fn session(state: AppState, mut socket: WebSocket, mut watch: Watch) {
                     if !matches!(sent, Ok(Ok(()))) {
                         return End::Client;
                     }
+                    metrics.websocket_sent();
                 }
             }
         }
@@ -165,7 +193,7 @@ async fn session(state: AppState, mut socket: WebSocket, mut watch: Watch) {
                 "not_found",
                 "no such file (or not yours)",
             );
-            let _ = send(&mut socket, &frame, ws.write_timeout).await;
+            let _ = send(&mut socket, &frame, ws.write_timeout, metrics).await;
             (close_code::POLICY, "unknown file")
         }
         End::Shutdown => (close_code::AWAY, "the service is stopping"),
@@ -181,15 +209,25 @@ fn watch_file(watch: &Watch) -> &str {
     watch.file_id().unwrap_or_default()
 }
 
-/// Send a frame within the write deadline; `false` if the client did not take it.
-async fn send(socket: &mut WebSocket, frame: &Event, deadline: Duration) -> bool {
+/// Send a frame within the write deadline (counted when sent); `false` if the client did not
+/// take it.
+async fn send(
+    socket: &mut WebSocket,
+    frame: &Event,
+    deadline: Duration,
+    metrics: &Metrics,
+) -> bool {
     let Ok(text) = serde_json::to_string(frame) else {
         return false;
     };
-    matches!(
+    let sent = matches!(
         tokio::time::timeout(deadline, socket.send(Message::Text(text.into()))).await,
         Ok(Ok(()))
-    )
+    );
+    if sent {
+        metrics.websocket_sent();
+    }
+    sent
 }
 
 async fn server_sent_events(

@@ -246,7 +246,7 @@ async fn create(
             length: None,
             checksum: checksum(&headers)?,
         };
-        upload = tus::append(&state, &upload.id, patch, body.into_data_stream()).await?;
+        upload = timed_append(&state, &upload.id, patch, body).await?;
     } else {
         tus::complete_if_done(&state, &upload).await?;
     }
@@ -319,8 +319,26 @@ async fn patch(
             });
         }
     };
-    let after = tus::append(&state, &upload.id, patch, body.into_data_stream()).await?;
+    let after = timed_append(&state, &upload.id, patch, body).await?;
     Ok((StatusCode::NO_CONTENT, upload_headers(&after)).into_response())
+}
+
+/// [`tus::append`], timed in `fileproc_upload_duration_seconds{kind="tus"}` (one PATCH, or
+/// the body of a creation-with-upload).
+async fn timed_append(
+    state: &AppState,
+    upload_id: &str,
+    patch: Patch,
+    body: Body,
+) -> Result<UploadRecord, ApiError> {
+    let started = std::time::Instant::now();
+    let appended = tus::append(state, upload_id, patch, body.into_data_stream()).await;
+    state
+        .metrics
+        .upload(crate::metrics::UploadKind::Tus)
+        .duration
+        .record(started.elapsed().as_secs_f64());
+    appended
 }
 
 async fn terminate(

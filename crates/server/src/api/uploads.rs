@@ -87,6 +87,7 @@ async fn put_chunk(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
+    let started = std::time::Instant::now();
     let upload = chunked::find(&state, &owner, &file_id, &q.upload_id).await?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -99,7 +100,13 @@ async fn put_chunk(
         declared,
         body.into_data_stream(),
     )
-    .await?;
+    .await;
+    state
+        .metrics
+        .upload(crate::metrics::UploadKind::Chunked)
+        .duration
+        .record(started.elapsed().as_secs_f64());
+    let part = part?;
     Ok(([(header::ETAG, part.etag.clone())], Json(part)))
 }
 

@@ -213,16 +213,33 @@ async fn repay(cache: FileCache) {
 pub struct CachedCatalog {
     inner: Arc<dyn Catalog>,
     files: FileCache,
+    /// Where hits and misses are counted (`cache="file"`), when the service counts them.
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl CachedCatalog {
     /// `inner` with its file rows cached in `files`.
     pub fn new(inner: Arc<dyn Catalog>, files: FileCache) -> Self {
-        CachedCatalog { inner, files }
+        CachedCatalog {
+            inner,
+            files,
+            metrics: None,
+        }
+    }
+
+    /// The same, counting each lookup as a hit or a miss (Redis away: a miss) in `metrics`.
+    pub fn observed(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
     }
 
     async fn read(&self, id: &str) -> CatalogResult<FileRecord> {
-        match self.files.lookup(id).await {
+        let found = self.files.lookup(id).await;
+        if let Some(metrics) = &self.metrics {
+            let hit = matches!(found, Some(Ok(_)));
+            metrics.cache_lookup(crate::metrics::CacheName::File, hit);
+        }
+        match found {
             Some(Ok(file)) => Ok(file),
             Some(Err(generation)) => {
                 let file = self.inner.get_file_by_id(id).await?;
@@ -290,6 +307,9 @@ impl Catalog for CachedCatalog {
             .await;
         self.files.invalidate(file_id).await;
         job
+    }
+    async fn queued_jobs(&self) -> CatalogResult<u64> {
+        self.inner.queued_jobs().await
     }
     async fn claim_job(&self, worker: &str, lease: Duration) -> CatalogResult<Option<ClaimedJob>> {
         let job = self.inner.claim_job(worker, lease).await?;

@@ -116,6 +116,9 @@ pub trait Catalog: Send + Sync {
     /// Claim the next runnable job (queued and due, or running with an expired lease) for
     /// `worker`, with a lease of `lease`. The file moves to `processing`.
     async fn claim_job(&self, worker: &str, lease: Duration) -> CatalogResult<Option<ClaimedJob>>;
+    /// How many jobs wait in the queue (`queued`, due or backing off; not claimed): the
+    /// `fileproc_queue_depth` gauge, read at each scrape (an index lookup).
+    async fn queued_jobs(&self) -> CatalogResult<u64>;
     /// Extend a job's lease; `false` if the worker no longer holds it.
     async fn renew_lease(&self, job_id: &str, worker: &str, lease: Duration)
     -> CatalogResult<bool>;

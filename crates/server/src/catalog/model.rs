@@ -113,6 +113,10 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
     /// JSON text of the processing options.
     pub options: String,
+    /// The job was taken over from a worker whose lease expired (its file was still
+    /// `processing`), not claimed from the queue.
+    #[sqlx(default)]
+    pub lease_expired: bool,
 }
 
 /// Why an attempt failed, and whether to try again.

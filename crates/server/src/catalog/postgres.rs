@@ -313,13 +313,20 @@ impl Catalog for PostgresCatalog {
         Ok(id)
     }
 
+    async fn queued_jobs(&self) -> CatalogResult<u64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn claim_job(&self, worker: &str, lease: Duration) -> CatalogResult<Option<ClaimedJob>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // SKIP LOCKED: a job another claimer is taking right now is passed over, never shared.
         // A row changed since this statement's snapshot is re-checked against the WHERE once
         // locked, so a job just claimed (and committed) by another worker is not taken again.
-        let job: Option<ClaimedJob> = sqlx::query_as(
+        let mut job: Option<ClaimedJob> = sqlx::query_as(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1, \
              lease_expires_at = $2, updated_at = $3 \
              WHERE id = (SELECT id FROM jobs \
@@ -333,7 +340,15 @@ impl Catalog for PostgresCatalog {
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(job) = &job {
+        if let Some(job) = &mut job {
+            // The file is still `processing` only when the job's last worker died holding it
+            // (a retry, a hand-back and a new job all leave it `queued`).
+            let before: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM files WHERE id = $1")
+                    .bind(&job.file_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            job.lease_expired = before.is_some_and(|(status,)| status == "processing");
             sqlx::query(
                 "UPDATE files SET status = 'processing', progress = 0, step = 'validation', \
                  message = NULL, updated_at = $1 WHERE id = $2",

@@ -229,10 +229,17 @@ impl Catalog for SqliteCatalog {
         Ok(id)
     }
 
+    async fn queued_jobs(&self) -> CatalogResult<u64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn claim_job(&self, worker: &str, lease: Duration) -> CatalogResult<Option<ClaimedJob>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let job: Option<ClaimedJob> = sqlx::query_as(
+        let mut job: Option<ClaimedJob> = sqlx::query_as(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, \
              lease_expires_at = ?, updated_at = ? \
              WHERE id = (SELECT id FROM jobs \
@@ -248,7 +255,14 @@ impl Catalog for SqliteCatalog {
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(job) = &job {
+        if let Some(job) = &mut job {
+            // The file is still `processing` only when the job's last worker died holding it
+            // (a retry, a hand-back and a new job all leave it `queued`).
+            let before: Option<(String,)> = sqlx::query_as("SELECT status FROM files WHERE id = ?")
+                .bind(&job.file_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            job.lease_expired = before.is_some_and(|(status,)| status == "processing");
             sqlx::query(
                 "UPDATE files SET status = 'processing', progress = 0, step = 'validation', \
                  message = NULL, updated_at = ? WHERE id = ?",

@@ -75,6 +75,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("SECURITY_SCAN_OVERSIZE", "security.scan_oversize"),
     ("LOG_LEVEL", "monitoring.log_level"),
     ("LOG_FORMAT", "monitoring.log_format"),
+    ("METRICS_PORT", "monitoring.metrics_port"),
     ("MONITORING_PPROF_ENABLED", "monitoring.pprof_enabled"),
     ("TRACING_ENABLED", "monitoring.tracing_enabled"),
     ("TRACING_ENDPOINT", "monitoring.tracing_endpoint"),

@@ -754,3 +754,19 @@ fn unusable_encryption_settings_stop_start_up_without_showing_a_key() {
         "{message}"
     );
 }
+
+#[test]
+fn the_metrics_port_is_unset_by_default_and_read_from_metrics_port() {
+    let s = Settings::from_sources(None, Vec::new()).unwrap();
+    assert_eq!(s.monitoring.metrics_port, None);
+    let s = Settings::from_sources(None, vars(&[("METRICS_PORT", "9091")])).unwrap();
+    assert_eq!(s.monitoring.metrics_port, Some(9091));
+    let file = YamlFile::new("monitoring:\n  metrics_port: 9092\n");
+    let s = Settings::from_sources(Some(&file.0), Vec::new()).unwrap();
+    assert_eq!(s.monitoring.metrics_port, Some(9092));
+    let message = err(from_env(&[("METRICS_PORT", "70000")]));
+    assert!(
+        message.contains("monitoring.metrics_port = 70000"),
+        "{message}"
+    );
+}

@@ -239,6 +239,11 @@ pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     }
 }
 
+/// A TCP port when set (see [`port`]).
+pub fn opt_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    port(d).map(Some)
+}
+
 /// A bool that also takes `1`/`0`, `yes`/`no`, `on`/`off`, as the replaced service's variables did.
 pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match scalar(d, Kind::Bool)? {

@@ -330,6 +330,7 @@ mod tests {
             rate_limits: Arc::new(crate::ratelimit::RateLimits::from_settings(
                 &Default::default(),
             )),
+            metrics: crate::metrics::Metrics::new(),
         };
         (dir, state)
     }

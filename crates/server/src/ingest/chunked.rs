@@ -293,7 +293,11 @@ where
     let attempt = uuid::Uuid::new_v4().to_string();
     let key = BlobStore::upload_part_key(&upload.file_id, part_number, &attempt);
     let piece = match resumable::receive_piece(state, key, body, expected, true, None, None).await {
-        Ok(piece) => piece,
+        Ok(piece) => {
+            let received = &state.metrics.upload(crate::metrics::UploadKind::Chunked);
+            received.bytes.increment(piece.size);
+            piece
+        }
         Err(PieceError::TooLarge) => return Err(wrong_size(expected + 1)),
         Err(PieceError::Api(e)) => return Err(e),
     };

@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::api::error::ApiError;
 use crate::blob::{BlobStore, Upload};
 use crate::catalog::{FileRecord, NewFile};
+use crate::metrics::UploadKind;
 use crate::state::AppState;
 
 /// Most bytes accepted in a non-file form field (`purpose`, `metadata`...).
@@ -178,7 +179,9 @@ async fn store_file(
     // The open upload and what its first bytes showed.
     let mut upload: Option<(Upload, Sniffed)> = None;
     let outcome: Result<(), ApiError> = async {
+        let received = &state.metrics.upload(UploadKind::Multipart).bytes;
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            received.increment(chunk.len() as u64);
             size += chunk.len() as u64;
             if size > limit {
                 return Err(ApiError::TooLarge { limit });

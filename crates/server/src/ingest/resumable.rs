@@ -385,6 +385,21 @@ pub async fn finish(
     state: &AppState,
     upload: &UploadRecord,
     pieces: &[UploadPart],
+    lock: UploadLock,
+) -> Result<FileRecord, ApiError> {
+    let finished = finish_locked(state, upload, pieces, lock).await;
+    if finished.is_ok() {
+        let kind = crate::metrics::UploadKind::of_stored(&upload.kind);
+        state.metrics.upload(kind).completed.increment(1);
+    }
+    finished
+}
+
+/// [`finish`], uncounted.
+async fn finish_locked(
+    state: &AppState,
+    upload: &UploadRecord,
+    pieces: &[UploadPart],
     mut lock: UploadLock,
 ) -> Result<FileRecord, ApiError> {
     let file = state
@@ -547,6 +562,9 @@ async fn remove_locked(
     state
         .events
         .publish(&upload.owner, Event::error(&upload.file_id, code, message));
+    // Aborted, expired or refused: an upload that ends without a file.
+    let kind = crate::metrics::UploadKind::of_stored(&upload.kind);
+    state.metrics.upload(kind).failed.increment(1);
     tracing::info!(file.id = %upload.file_id, upload.id = %upload.id, upload.kind = %upload.kind, reason = code, "upload removed");
     Ok(())
 }

@@ -195,7 +195,11 @@ where
     let received =
         resumable::receive_piece(state, key, body, max, false, algorithm, Some(&mut lock)).await;
     let piece = match received {
-        Ok(piece) => piece,
+        Ok(piece) => {
+            let received = &state.metrics.upload(crate::metrics::UploadKind::Tus);
+            received.bytes.increment(piece.size);
+            piece
+        }
         Err(e) => {
             lock.release(state).await;
             return Err(match e {

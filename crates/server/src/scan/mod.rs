@@ -174,15 +174,32 @@ impl Scanner {
     }
 }
 
+/// Count a scan in `fileproc_virus_scans_total`: clean, infected, or error (clamd gave no
+/// verdict). A file too large to scan and a store failure are not scans and are not counted.
+pub fn count(metrics: &crate::metrics::Metrics, scan: &Result<VirusScan, ScanError>) {
+    use crate::metrics::ScanOutcome;
+    let outcome = match scan {
+        Ok(scan) => match scan.status {
+            ScanStatus::Clean => ScanOutcome::Clean,
+            ScanStatus::Infected => ScanOutcome::Infected,
+            ScanStatus::NotScanned => return,
+        },
+        Err(ScanError::Store(_)) => return,
+        Err(_) => ScanOutcome::Error,
+    };
+    metrics.virus_scan(outcome);
+}
+
 /// Scan the stored object at `key` of an upload refused by type: `Some` when it is infected.
 /// Anything else (clean, not scanned, clamd unavailable) is `None`, logged: the upload is
 /// refused anyway, so nothing unscanned is kept.
 pub async fn infected(state: &crate::state::AppState, key: &str) -> Option<VirusScan> {
     let scanner = Scanner::from_settings(&state.settings.security)?;
-    match scanner
+    let scan = scanner
         .scan_object(&state.blobs, key, &AtomicU64::new(0))
-        .await
-    {
+        .await;
+    count(&state.metrics, &scan);
+    match scan {
         Ok(scan) if scan.status == ScanStatus::Infected => Some(scan),
         Ok(_) => None,
         Err(e) => {

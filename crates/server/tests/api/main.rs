@@ -9,6 +9,7 @@ mod durability;
 mod encryption;
 mod files;
 mod formats;
+mod metrics;
 mod progress;
 mod scan;
 mod tus;

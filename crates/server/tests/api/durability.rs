@@ -82,6 +82,16 @@ async fn a_job_interrupted_by_killing_the_process_is_completed_after_restart() {
         .unwrap();
     assert_eq!(result["csv"]["row_count"], rows);
     assert_eq!(result["csv"]["column_count"], 5);
+    // A process of its own: its counters start at 0. It took the job over from a dead lease.
+    let completed = [("file_type", "csv"), ("outcome", "completed")];
+    let metrics =
+        crate::metrics::scrape_until_at(&client, &format!("{}/metrics", server.base), |s| {
+            s.value("fileproc_files_processed_total", &completed) == 1.0
+        })
+        .await;
+    assert_eq!(metrics.value("fileproc_job_leases_expired_total", &[]), 1.0);
+    assert_eq!(metrics.value("fileproc_job_retries_total", &[]), 0.0);
+    assert_eq!(metrics.value("fileproc_queue_depth", &[]), 0.0);
 }
 
 #[tokio::test]
@@ -104,6 +114,24 @@ async fn a_job_over_its_timeout_is_retried_then_fails_with_timeout_and_the_servi
     assert_eq!(
         status["error"]["message"],
         "processing took longer than 0.02 s"
+    );
+    // This server's own recorder: two attempts timed out, the first was retried.
+    let failed = [("file_type", "csv"), ("outcome", "failed")];
+    let metrics = crate::metrics::scrape_until_at(&app.client, &app.url("/metrics"), |s| {
+        s.value("fileproc_files_processed_total", &failed) == 1.0
+    })
+    .await;
+    assert_eq!(metrics.value("fileproc_job_retries_total", &[]), 1.0);
+    assert_eq!(
+        metrics.value("fileproc_processing_errors_total", &[("code", "timeout")]),
+        2.0
+    );
+    assert_eq!(
+        metrics.value(
+            "fileproc_processing_duration_seconds_count",
+            &[("file_type", "csv")]
+        ),
+        2.0
     );
     let (code, _) = app.get_json("/health").await;
     assert_eq!(code, 200);

@@ -21,7 +21,7 @@ struct Sample {
 
 /// A parsed scrape: samples by metric name, and the `# TYPE` of each family.
 #[derive(Debug)]
-struct Scrape {
+pub(crate) struct Scrape {
     text: String,
     samples: HashMap<String, Vec<Sample>>,
     types: HashMap<String, String>,
@@ -106,7 +106,7 @@ impl Scrape {
     }
 
     /// As [`Scrape::get`], 0 when the series is not there yet.
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.get(name, labels).unwrap_or(0.0)
     }
 
@@ -146,7 +146,7 @@ fn parse_labels(text: &str) -> (BTreeMap<String, String>, &str) {
     }
 }
 
-async fn scrape_at(client: &reqwest::Client, url: &str) -> Scrape {
+pub(crate) async fn scrape_at(client: &reqwest::Client, url: &str) -> Scrape {
     let r = client.get(url).send().await.expect("GET /metrics");
     assert_eq!(r.status(), 200);
     let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
@@ -161,9 +161,18 @@ async fn scrape(app: &TestApp) -> Scrape {
 /// Scrape until `done` holds (the workers count right after the catalog says a job ended);
 /// 10 s at most.
 async fn scrape_until(app: &TestApp, done: impl Fn(&Scrape) -> bool) -> Scrape {
+    scrape_until_at(&app.client, &app.url("/metrics"), done).await
+}
+
+/// [`scrape_until`] at the `/metrics` of `url`.
+pub(crate) async fn scrape_until_at(
+    client: &reqwest::Client,
+    url: &str,
+    done: impl Fn(&Scrape) -> bool,
+) -> Scrape {
     let started = Instant::now();
     loop {
-        let s = scrape(app).await;
+        let s = scrape_at(client, url).await;
         if done(&s) {
             return s;
         }

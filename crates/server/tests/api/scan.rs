@@ -137,6 +137,27 @@ async fn eicar_uploaded_as_csv_is_quarantined_by_its_job_and_never_served() {
 
     assert_infected(&file_object(&app, &id).await);
     assert_never_served(&app, &id).await;
+    // This server's own counters: one infected scan, one quarantined job, never processed.
+    let quarantined = [("file_type", "csv"), ("outcome", "quarantined")];
+    let metrics = crate::metrics::scrape_until_at(&app.client, &app.url("/metrics"), |s| {
+        s.value("fileproc_files_processed_total", &quarantined) == 1.0
+    })
+    .await;
+    assert_eq!(
+        metrics.value("fileproc_virus_scans_total", &[("outcome", "infected")]),
+        1.0
+    );
+    assert_eq!(
+        metrics.value("fileproc_virus_scans_total", &[("outcome", "clean")]),
+        0.0
+    );
+    assert_eq!(
+        metrics.value(
+            "fileproc_files_processed_total",
+            &[("file_type", "csv"), ("outcome", "completed")]
+        ),
+        0.0
+    );
     // A late client is told at once.
     let mut late = connect(&app.base, &format!("?file_id={id}")).await;
     let frames = frames_until_done(&mut late, &id).await;
@@ -247,6 +268,15 @@ async fn a_clean_csv_is_scanned_then_processed() {
     assert!(scan.get("reason").is_none());
     let (code, _, body) = app.get_bytes(&format!("/api/v1/files/{id}/download")).await;
     assert_eq!((code, body.len()), (200, generated_csv(1000).len()));
+    let metrics = crate::metrics::scrape_at(&app.client, &app.url("/metrics")).await;
+    assert_eq!(
+        metrics.value("fileproc_virus_scans_total", &[("outcome", "clean")]),
+        1.0
+    );
+    assert_eq!(
+        metrics.value("fileproc_virus_scans_total", &[("outcome", "infected")]),
+        0.0
+    );
     // /ready says clamd answers, and which version.
     let (code, ready) = app.get_json("/ready").await;
     assert_eq!(
@@ -377,6 +407,24 @@ async fn with_clamd_unreachable_the_job_is_retried_and_never_taken_for_clean() {
     );
     let (code, _) = app.get_json(&format!("/api/v1/files/{id}/result")).await;
     assert_eq!(code, 409);
+    // This server's own counters: three scans without a verdict, two retries, one failure.
+    let failed = [("file_type", "csv"), ("outcome", "failed")];
+    let metrics = crate::metrics::scrape_until_at(&app.client, &app.url("/metrics"), |s| {
+        s.value("fileproc_files_processed_total", &failed) == 1.0
+    })
+    .await;
+    assert_eq!(
+        metrics.value("fileproc_virus_scans_total", &[("outcome", "error")]),
+        3.0
+    );
+    assert_eq!(metrics.value("fileproc_job_retries_total", &[]), 2.0);
+    assert_eq!(
+        metrics.value(
+            "fileproc_processing_errors_total",
+            &[("code", "scanner_unavailable")]
+        ),
+        3.0
+    );
     // /ready stays up (stored files are still served) and says clamd is down.
     let (code, ready) = app.get_json("/ready").await;
     assert_eq!(
@@ -385,6 +433,9 @@ async fn with_clamd_unreachable_the_job_is_retried_and_never_taken_for_clean() {
         "{ready}"
     );
     assert_eq!(ready["checks"]["virus_scanner"]["ok"], false);
+    // Degraded is still in rotation.
+    let metrics = crate::metrics::scrape_at(&app.client, &app.url("/metrics")).await;
+    assert_eq!(metrics.value("fileproc_ready", &[]), 1.0);
 
     // An upload refused by type is refused as before when it cannot be scanned.
     let response = app.upload_bytes("notes.pdf", b"text\n".to_vec(), &[]).await;

@@ -769,4 +769,13 @@ fn the_metrics_port_is_unset_by_default_and_read_from_metrics_port() {
         message.contains("monitoring.metrics_port = 70000"),
         "{message}"
     );
+    let message = err(from_env(&[
+        ("METRICS_PORT", "8080"),
+        ("SERVER_PORT", "8080"),
+    ]));
+    assert!(
+        message.contains("monitoring.metrics_port = 8080")
+            && message.contains("a port other than server.port"),
+        "{message}"
+    );
 }

@@ -305,6 +305,17 @@ impl Settings {
                 "trace, debug, info, warn, error, off, or directives such as info,fileproc=debug",
             ));
         }
+        // Port 0 picks a free port for each listener, so only a fixed port can clash.
+        if let Some(port) = monitoring.metrics_port
+            && port != 0
+            && port == server.port
+        {
+            return Some(Problem::new(
+                "monitoring.metrics_port",
+                port.to_string(),
+                "a port other than server.port (unset serves /metrics on server.port)",
+            ));
+        }
         if ws.pong_timeout <= ws.ping_period {
             let expected = format!(
                 "more than websocket.ping_period ({})",

@@ -448,11 +448,14 @@ async fn claims_each_job_once_and_completes_it(c: Arc<dyn Catalog>) {
         .unwrap()
         .unwrap();
     assert_eq!(c.get_file("o", "f1").await.unwrap().status, "queued");
+    assert_eq!(c.queued_jobs().await.unwrap(), 1);
     let job = c.claim_job("w1", LEASE).await.unwrap().unwrap();
     assert_eq!(
         (job.id.as_str(), job.file_id.as_str(), job.attempts),
         (job_id.as_str(), "f1", 1)
     );
+    assert!(!job.lease_expired, "claimed from the queue");
+    assert_eq!(c.queued_jobs().await.unwrap(), 0);
     assert_eq!(c.get_file("o", "f1").await.unwrap().status, "processing");
     assert!(c.claim_job("w2", LEASE).await.unwrap().is_none());
     assert!(c.renew_lease(&job.id, "w1", LEASE).await.unwrap());
@@ -476,9 +479,13 @@ async fn takes_over_a_job_whose_lease_expired(c: Arc<dyn Catalog>) {
         .unwrap()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(!first.lease_expired);
+    // A job whose lease lapsed is running, not waiting.
+    assert_eq!(c.queued_jobs().await.unwrap(), 0);
     let second = c.claim_job("alive", LEASE).await.unwrap().unwrap();
     assert_eq!(second.id, first.id);
     assert_eq!(second.attempts, 2);
+    assert!(second.lease_expired, "taken over from the dead worker");
     // The dead worker's late outcome is ignored.
     assert!(!c.complete_job(&first, "dead", &result()).await.unwrap());
     assert!(c.complete_job(&second, "alive", &result()).await.unwrap());
@@ -500,9 +507,12 @@ async fn retries_after_backoff_and_fails_for_good(c: Arc<dyn Catalog>) {
         c.claim_job("w", LEASE).await.unwrap().is_none(),
         "not before the backoff"
     );
+    // Waiting out its backoff, it is in the queue.
+    assert_eq!(c.queued_jobs().await.unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let again = c.claim_job("w", LEASE).await.unwrap().unwrap();
     assert_eq!(again.attempts, 2);
+    assert!(!again.lease_expired, "a retry is claimed from the queue");
     let fatal = JobFailure {
         code: "corrupt_file".into(),
         message: "not a CSV".into(),

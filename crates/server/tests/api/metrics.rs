@@ -506,6 +506,22 @@ async fn a_processed_multipart_upload_moves_its_counters_by_exact_amounts() {
     // result cache.
     let (code, _) = app.get_json(&format!("/api/v1/files/{id}")).await;
     assert_eq!(code, 200);
+    // With Redis, file rows are read through the file cache: one lookup for this read.
+    let mid = scrape(&app).await;
+    let file_lookups = |s: &Scrape| {
+        s.value(
+            "fileproc_cache_requests_total",
+            &[("cache", "file"), ("result", "hit")],
+        ) + s.value(
+            "fileproc_cache_requests_total",
+            &[("cache", "file"), ("result", "miss")],
+        )
+    };
+    let redis = std::env::var("TEST_REDIS_URL").is_ok_and(|u| !u.is_empty());
+    assert_eq!(
+        file_lookups(&mid) - file_lookups(&after),
+        if redis { 1.0 } else { 0.0 }
+    );
     let (code, _) = app.get_json("/api/v1/no-such-route").await;
     assert_eq!(code, 404);
     let (code, _) = app.get_json(&format!("/api/v1/files/{id}/result")).await;

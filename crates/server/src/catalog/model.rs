@@ -113,6 +113,8 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
     /// JSON text of the processing options.
     pub options: String,
+    /// The W3C `traceparent` of the request that queued the job, when traces are exported.
+    pub trace_context: Option<String>,
 }
 
 /// Why an attempt failed, and whether to try again.

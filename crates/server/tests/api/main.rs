@@ -11,6 +11,7 @@ mod files;
 mod formats;
 mod progress;
 mod scan;
+mod telemetry;
 mod tus;
 mod tus_client;
 mod upload;

@@ -224,6 +224,7 @@ impl BlobStore {
     ///
     /// # Errors
     /// A store failure.
+    #[tracing::instrument(name = "storage.delete", skip(self), fields(otel.kind = "client"))]
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self.store.delete(&ObjectPath::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -235,6 +236,7 @@ impl BlobStore {
     ///
     /// # Errors
     /// The store refuses to start the upload.
+    #[tracing::instrument(name = "storage.start_upload", skip(self), fields(otel.kind = "client"))]
     pub async fn start_upload(&self, key: &str) -> Result<Upload, StoreError> {
         let sealer = self.sealer()?;
         let upload = self.store.put_multipart(&ObjectPath::from(key)).await?;
@@ -256,6 +258,7 @@ impl BlobStore {
     ///
     /// # Errors
     /// The store fails.
+    #[tracing::instrument(name = "storage.put", skip(self, bytes), fields(otel.kind = "client", size = bytes.len()))]
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
         let bytes = match self.sealer()? {
             Some(sealer) => sealer.seal_whole(&bytes)?,
@@ -271,6 +274,7 @@ impl BlobStore {
     ///
     /// # Errors
     /// Reading the file or the store fails.
+    #[tracing::instrument(name = "storage.put_file", skip(self, file), fields(otel.kind = "client"))]
     pub async fn put_file(&self, key: &str, mut file: tokio::fs::File) -> Result<(), StoreError> {
         use tokio::io::AsyncReadExt;
         let mut upload = self.start_upload(key).await?;
@@ -290,6 +294,7 @@ impl BlobStore {
     ///
     /// # Errors
     /// A store failure.
+    #[tracing::instrument(name = "storage.delete_file_objects", skip(self), fields(otel.kind = "client"))]
     pub async fn delete_file_objects(&self, file_id: &str) -> Result<(), StoreError> {
         let prefix = ObjectPath::from(Self::file_prefix(file_id));
         let keys: Vec<ObjectPath> = self
@@ -387,6 +392,7 @@ impl Upload {
     ///
     /// # Errors
     /// Completing failed; the object is not stored.
+    #[tracing::instrument(name = "storage.finish_upload", skip_all, fields(otel.kind = "client"))]
     pub async fn finish(mut self) -> Result<(), StoreError> {
         if let Some(mut w) = self.writer.take() {
             if let Some(sealer) = self.sealer.take() {
@@ -401,6 +407,7 @@ impl Upload {
     ///
     /// # Errors
     /// The store failed to abort.
+    #[tracing::instrument(name = "storage.abort_upload", skip_all, fields(otel.kind = "client"))]
     pub async fn abort(mut self) -> Result<(), StoreError> {
         if let Some(w) = self.writer.take() {
             w.abort().await?;

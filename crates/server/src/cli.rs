@@ -74,7 +74,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&settings.monitoring);
+    let _telemetry = crate::telemetry::init(&settings.monitoring);
     let outcome = match command {
         Command::Process {
             file,

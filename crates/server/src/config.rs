@@ -498,10 +498,14 @@ pub struct MonitoringSettings {
     /// Export traces over OTLP (`TRACING_ENABLED`). Default false.
     #[serde(deserialize_with = "units::boolean")]
     pub tracing_enabled: bool,
-    /// OTLP endpoint (`TRACING_ENDPOINT`), e.g. `http://localhost:4317`; unset, the exporter's
-    /// default.
+    /// OTLP/HTTP endpoint of a collector (`TRACING_ENDPOINT`): a base such as
+    /// `http://localhost:4318` (spans go to `/v1/traces` under it) or the full traces URL. Unset:
+    /// `http://localhost:4318`. OTLP over gRPC (port 4317) is not spoken.
     #[serde(deserialize_with = "units::opt_string")]
     pub tracing_endpoint: Option<String>,
+    /// Share of new traces kept, 0 to 1 (`TRACING_SAMPLE_RATE`); a request whose `traceparent`
+    /// says sampled is always kept, and its job with it. Default 1.
+    pub tracing_sample_rate: f64,
 }
 
 impl Default for MonitoringSettings {
@@ -514,6 +518,7 @@ impl Default for MonitoringSettings {
             pprof_enabled: false,
             tracing_enabled: false,
             tracing_endpoint: None,
+            tracing_sample_rate: 1.0,
         }
     }
 }

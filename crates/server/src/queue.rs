@@ -86,7 +86,19 @@ async fn worker_loop(state: AppState, worker: String, shutdown: CancellationToke
                     state.metrics.lease_expired();
                 }
                 state.metrics.worker_busy(true);
-                let span = tracing::info_span!("job", job.id = %job.id, file.id = %job.file_id, job.attempt = job.attempts);
+                // A job's span is not the worker's child (the worker runs for the life of the
+                // process): it joins the trace of the request that queued it, if there is one.
+                let span = tracing::info_span!(
+                    parent: None,
+                    "job",
+                    otel.name = "process file",
+                    otel.kind = "consumer",
+                    job.id = %job.id,
+                    file.id = %job.file_id,
+                    job.attempt = job.attempts,
+                    worker.id = %worker,
+                );
+                crate::telemetry::adopt_trace_context(&span, job.trace_context.as_deref());
                 run_job(&state, &worker, job, &shutdown)
                     .instrument(span)
                     .await;

@@ -1,50 +1,74 @@
-//! Logs: `tracing` to stderr, JSON or text as `monitoring.log_format` says, filtered by
-//! `monitoring.log_level` (or `RUST_LOG`). Panics are logged through it too: a parser that panics
-//! on a hostile file (caught, failing only that job) leaves one structured line, not a raw
-//! message in the middle of JSON logs.
+//! What the service tells the people who run it, besides its answers: logs ([`logs`]), traces
+//! exported over OTLP ([`traces`]) and the request id and span of every HTTP request
+//! ([`request`]). [`init`] installs them once per process, before anything logs.
+//!
+//! Every span of this crate is recorded whatever the log level, so a log line written inside a
+//! request carries that request's `request_id` (and a job's line its `job.id` and `file.id`)
+//! even when only warnings are logged.
 
-use tracing_subscriber::EnvFilter;
+pub mod logs;
+pub mod request;
+pub mod traces;
 
-use crate::config::{LogFormat, MonitoringSettings};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// A library target whose warnings are noise at the default levels.
-const NOISY_TARGET: &str = "pdf_extract";
+use crate::config::MonitoringSettings;
 
-/// Install the global subscriber; a second call does nothing.
-pub fn init(settings: &MonitoringSettings) {
-    let mut filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(settings.log_filter().unwrap_or_else(|| "info".into())));
-    // pdf-extract warns once per unknown glyph (hundreds of lines for one PDF); only its errors
-    // are worth a log line, unless the filter asks for it by name.
-    if !filter.to_string().contains(NOISY_TARGET)
-        && let Ok(directive) = format!("{NOISY_TARGET}=error").parse()
-    {
-        filter = filter.add_directive(directive);
+pub use traces::{adopt_trace_context, current_trace_context};
+
+/// Keeps the trace exporter alive; dropping it flushes the spans not yet sent (waiting at most
+/// the exporter's timeout) and stops the exporter.
+#[must_use = "dropping it stops trace export"]
+pub struct Telemetry {
+    traces: Option<traces::Exporter>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(exporter) = self.traces.take() {
+            exporter.shutdown();
+        }
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let already_set = match settings.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        _ => builder.try_init(),
-    };
-    if already_set.is_ok() {
-        std::panic::set_hook(Box::new(|info| {
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}", l.file(), l.line()))
-                .unwrap_or_default();
-            let payload = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            let thread = std::thread::current()
-                .name()
-                .unwrap_or("unnamed")
-                .to_owned();
-            tracing::error!(panic.message = %payload, panic.location = %location, thread, "panic");
-        }));
+}
+
+/// Install the global subscriber: logs as `monitoring.log_format` and `log_level` (or
+/// `RUST_LOG`) say, and, with `monitoring.tracing_enabled`, spans exported over OTLP/HTTP to
+/// `monitoring.tracing_endpoint`. A second call installs nothing (the first one's subscriber
+/// stays) and returns a guard that exports nothing.
+///
+/// A trace exporter that cannot be built is logged as an error and left out: the service runs
+/// without trace export rather than not at all.
+pub fn init(settings: &MonitoringSettings) -> Telemetry {
+    let mut layers = vec![logs::layer(settings)];
+    let mut exporter = None;
+    let mut export_failed = None;
+    if settings.tracing_enabled {
+        match traces::Exporter::start(settings) {
+            Ok(started) => {
+                layers.push(started.layer().with_filter(traces::filter()).boxed());
+                exporter = Some(started);
+            }
+            Err(e) => export_failed = Some(e),
+        }
     }
+    let installed = tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .is_ok();
+    if !installed {
+        return Telemetry { traces: None };
+    }
+    logs::log_panics();
+    if let Some(e) = export_failed {
+        tracing::error!(error = %e, "traces will not be exported");
+    } else if let Some(started) = &exporter {
+        tracing::info!(
+            endpoint = %started.endpoint(),
+            sample_rate = settings.tracing_sample_rate,
+            "exporting traces over OTLP/HTTP"
+        );
+    }
+    Telemetry { traces: exporter }
 }

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod images;
+pub mod pprof;
 pub mod progress;
 pub mod records;
 pub mod tus;
@@ -19,6 +20,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
+use crate::telemetry::request;
 
 /// The whole API over `state`: every route but the health probes and `/metrics` behind
 /// authentication and rate limits ([`crate::auth::authenticate`]), CORS as configured, security
@@ -29,18 +31,21 @@ use crate::state::AppState;
 /// valid header value.
 pub fn router(state: AppState) -> Result<Router, String> {
     let cors = cors(&state)?;
-    let protected = Router::new()
+    let mut protected = Router::new()
         .merge(files::router(&state))
         .merge(uploads::router())
         .merge(tus::router())
         .merge(download::router())
         .merge(records::router())
         .merge(images::router())
-        .merge(progress::router())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::authenticate,
-        ));
+        .merge(progress::router());
+    if state.settings.monitoring.pprof_enabled {
+        protected = protected.merge(pprof::router());
+    }
+    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::authenticate,
+    ));
     let mut app = protected.merge(health::router());
     // Outside auth, like the probes; with its own port it is served there only.
     let monitoring = &state.settings.monitoring;
@@ -73,11 +78,20 @@ pub fn router(state: AppState) -> Result<Router, String> {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        // A 5xx is worth a warning, not an error: a refused connection (503) is expected load.
         .layer(
             TraceLayer::new_for_http()
-                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
+                .make_span_with(request::make_span)
+                .on_request(())
+                .on_response(request::on_response)
+                .on_failure(request::on_failure),
         )
+        // Outermost: the request id exists before the span is made, and goes back on every
+        // response, errors included.
+        .layer(request::propagate_request_id())
+        .layer(request::set_request_id())
+        .layer(axum::middleware::map_request(
+            request::drop_unusable_request_id,
+        ))
         .with_state(state))
 }
 

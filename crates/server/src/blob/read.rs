@@ -21,6 +21,7 @@ impl BlobStore {
     ///
     /// # Errors
     /// [`StoreError::NotFound`], [`StoreError::Integrity`] or a store failure.
+    #[tracing::instrument(name = "storage.get", skip(self), fields(otel.kind = "client"))]
     pub async fn get_stream(
         &self,
         key: &str,
@@ -115,6 +116,7 @@ impl BlobStore {
     /// # Errors
     /// [`StoreError::NotFound`], [`StoreError::Integrity`] for a sealed object whose size fits
     /// no layout, or a store failure.
+    #[tracing::instrument(name = "storage.head", skip(self), fields(otel.kind = "client"))]
     pub async fn size(&self, key: &str) -> Result<u64, StoreError> {
         let path = ObjectPath::from(key);
         let meta = self.store.head(&path).await?;

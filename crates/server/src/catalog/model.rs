@@ -117,6 +117,8 @@ pub struct ClaimedJob {
     /// `processing`), not claimed from the queue.
     #[sqlx(default)]
     pub lease_expired: bool,
+    /// The W3C `traceparent` of the request that queued the job, when traces are exported.
+    pub trace_context: Option<String>,
 }
 
 /// Why an attempt failed, and whether to try again.

@@ -333,7 +333,7 @@ impl Catalog for PostgresCatalog {
                  WHERE (status = 'queued' AND run_at <= $3) \
                     OR (status = 'running' AND lease_expires_at < $3) \
                  ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, file_id, attempts, max_attempts, options",
+             RETURNING id, file_id, attempts, max_attempts, options, trace_context",
         )
         .bind(worker)
         .bind(now + ms(lease))
@@ -1029,14 +1029,16 @@ async fn insert_job(
     now: i64,
 ) -> CatalogResult<()> {
     sqlx::query(
-        "INSERT INTO jobs (id, file_id, status, max_attempts, run_at, options, created_at, updated_at) \
-         VALUES ($1, $2, 'queued', $3, $4, $5, $4, $4)",
+        "INSERT INTO jobs (id, file_id, status, max_attempts, run_at, options, trace_context, \
+         created_at, updated_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $4, $4)",
     )
     .bind(id)
     .bind(file_id)
     .bind(i64::from(max_attempts))
     .bind(now)
     .bind(options)
+    // The job joins the trace of the request that queues it.
+    .bind(crate::telemetry::current_trace_context())
     .execute(tx)
     .await?;
     Ok(())

@@ -246,7 +246,7 @@ impl Catalog for SqliteCatalog {
                  WHERE (status = 'queued' AND run_at <= ?) \
                     OR (status = 'running' AND lease_expires_at < ?) \
                  ORDER BY run_at, id LIMIT 1) \
-             RETURNING id, file_id, attempts, max_attempts, options",
+             RETURNING id, file_id, attempts, max_attempts, options, trace_context",
         )
         .bind(worker)
         .bind(now + ms(lease))
@@ -932,14 +932,16 @@ async fn insert_job(
     now: i64,
 ) -> CatalogResult<()> {
     sqlx::query(
-        "INSERT INTO jobs (id, file_id, status, max_attempts, run_at, options, created_at, updated_at) \
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+        "INSERT INTO jobs (id, file_id, status, max_attempts, run_at, options, trace_context, \
+         created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(file_id)
     .bind(i64::from(max_attempts))
     .bind(now)
     .bind(options)
+    // The job joins the trace of the request that queues it.
+    .bind(crate::telemetry::current_trace_context())
     .bind(now)
     .bind(now)
     .execute(tx)

@@ -79,6 +79,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("MONITORING_PPROF_ENABLED", "monitoring.pprof_enabled"),
     ("TRACING_ENABLED", "monitoring.tracing_enabled"),
     ("TRACING_ENDPOINT", "monitoring.tracing_endpoint"),
+    ("TRACING_SAMPLE_RATE", "monitoring.tracing_sample_rate"),
 ];
 
 /// The prefix of the generic names: `FILEPROC_SERVER__PORT` sets `server.port`.

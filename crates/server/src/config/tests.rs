@@ -779,3 +779,38 @@ fn the_metrics_port_is_unset_by_default_and_read_from_metrics_port() {
         "{message}"
     );
 }
+
+#[test]
+fn tracing_settings_come_from_env_and_are_checked() {
+    let s = from_env(&[
+        ("TRACING_ENABLED", "true"),
+        ("TRACING_ENDPOINT", "http://otel-collector:4318"),
+        ("TRACING_SAMPLE_RATE", "0.25"),
+    ])
+    .unwrap();
+    assert!(s.monitoring.tracing_enabled);
+    assert_eq!(
+        s.monitoring.tracing_endpoint.as_deref(),
+        Some("http://otel-collector:4318")
+    );
+    assert!((s.monitoring.tracing_sample_rate - 0.25).abs() < f64::EPSILON);
+    assert!((from_env(&[]).unwrap().monitoring.tracing_sample_rate - 1.0).abs() < f64::EPSILON);
+
+    let message = err(from_env(&[("TRACING_SAMPLE_RATE", "1.5")]));
+    assert!(
+        message.contains("monitoring.tracing_sample_rate = 1.5 (from env TRACING_SAMPLE_RATE): expected a share from 0 to 1"),
+        "{message}"
+    );
+    for bad in [
+        "otel-collector:4318",
+        "grpc://collector:4317",
+        "http://",
+        "http://a b",
+    ] {
+        let message = err(from_env(&[("TRACING_ENDPOINT", bad)]));
+        assert!(
+            message.contains("monitoring.tracing_endpoint") && message.contains("OTLP/HTTP"),
+            "{bad}: {message}"
+        );
+    }
+}

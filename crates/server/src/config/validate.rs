@@ -316,6 +316,29 @@ impl Settings {
                 "a port other than server.port (unset serves /metrics on server.port)",
             ));
         }
+        if !(0.0..=1.0).contains(&monitoring.tracing_sample_rate) {
+            return Some(Problem::new(
+                "monitoring.tracing_sample_rate",
+                monitoring.tracing_sample_rate.to_string(),
+                "a share from 0 to 1, such as 0.1",
+            ));
+        }
+        if let Some(endpoint) = &monitoring.tracing_endpoint {
+            let plain = endpoint
+                .strip_prefix("http://")
+                .or_else(|| endpoint.strip_prefix("https://"));
+            let usable = plain.is_some_and(|rest| {
+                let host = rest.split('/').next().unwrap_or_default();
+                !host.is_empty() && !rest.contains(char::is_whitespace)
+            });
+            if !usable || endpoint.parse::<axum::http::Uri>().is_err() {
+                return Some(Problem::text(
+                    "monitoring.tracing_endpoint",
+                    endpoint,
+                    "an http:// or https:// URL of an OTLP/HTTP collector, such as http://localhost:4318",
+                ));
+            }
+        }
         if ws.pong_timeout <= ws.ping_period {
             let expected = format!(
                 "more than websocket.ping_period ({})",

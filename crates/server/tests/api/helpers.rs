@@ -398,22 +398,35 @@ pub struct Server {
 
 impl Server {
     pub fn start(stack: &TestStack) -> Server {
+        Server::start_with(stack, &[], None)
+    }
+
+    /// [`Server::start`] with `extra` variables on top, its stderr (the logs) written to
+    /// `log` when given.
+    pub fn start_with(stack: &TestStack, extra: &[(&str, &str)], log: Option<&Path>) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let env = stack.env(&[
-            ("SERVER_PORT", &port.to_string()),
+        let port_text = port.to_string();
+        let mut vars = vec![
+            ("SERVER_PORT", port_text.as_str()),
             ("PROCESSING_WORKER_COUNT", "1"),
             ("FILEPROC_PROCESSING__LEASE_DURATION", "2s"),
             ("FILEPROC_PROCESSING__POLL_INTERVAL", "200ms"),
-        ]);
+        ];
+        vars.extend_from_slice(extra);
+        let env = stack.env(&vars);
+        let stderr = match log {
+            Some(path) => std::fs::File::create(path).expect("the log file").into(),
+            None => std::process::Stdio::null(),
+        };
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_fileproc"))
             .arg("serve")
             .env_clear()
             .envs(env)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("fileproc serve starts");
         let base = format!("http://127.0.0.1:{port}");

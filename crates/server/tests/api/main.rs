@@ -12,6 +12,7 @@ mod formats;
 mod metrics;
 mod progress;
 mod scan;
+mod telemetry;
 mod tus;
 mod tus_client;
 mod upload;

@@ -1,0 +1,111 @@
+//! `GET /debug/pprof/profile?seconds=N`: a CPU profile of the whole process in pprof's protobuf
+//! format (`profile.proto` of github.com/google/pprof), read by `go tool pprof` and `pprof -top`.
+//! Only routed when `monitoring.pprof_enabled` (`MONITORING_PPROF_ENABLED`); behind
+//! authentication like the rest of the API.
+//!
+//! Samples are taken 100 times a second by `SIGPROF` (the pprof crate), stacks unwound from
+//! DWARF unwind tables (framehop), for `seconds` (default 30, as Go's handler; 1 to 300).
+//! One profile runs at a time: the sampling timer is process-wide.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Query;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use pprof::protos::Message as _;
+use serde::Deserialize;
+
+use crate::api::error::ApiError;
+use crate::state::AppState;
+
+/// Samples per second (Go's runtime/pprof rate).
+const SAMPLE_HZ: i32 = 100;
+/// `seconds` when the query leaves it out (Go's default).
+const DEFAULT_SECONDS: u64 = 30;
+/// The longest profile one request may ask for, in seconds.
+const MAX_SECONDS: u64 = 300;
+/// Frames from these libraries are dropped from stacks: sampling inside them (the signal
+/// trampoline, the vDSO) gives no useful frames and unwinding there is where profilers fail.
+const BLOCKLIST: [&str; 4] = ["libc", "libgcc", "pthread", "vdso"];
+
+/// Set while a profile is being taken.
+static PROFILING: AtomicBool = AtomicBool::new(false);
+
+/// The routes of this group.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/debug/pprof/profile", get(profile))
+}
+
+#[derive(Deserialize)]
+struct ProfileQuery {
+    seconds: Option<String>,
+}
+
+/// Releases [`PROFILING`] when the profile ends, however it ends.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        PROFILING.store(false, Ordering::Release);
+    }
+}
+
+async fn profile(Query(query): Query<ProfileQuery>) -> Result<Response, ApiError> {
+    let seconds = match query.seconds.as_deref() {
+        None => DEFAULT_SECONDS,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=MAX_SECONDS).contains(s))
+            .ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_parameter",
+                message: format!(
+                    "seconds = {text:?}: expected a whole number from 1 to {MAX_SECONDS}"
+                ),
+            })?,
+    };
+    if PROFILING
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return Err(ApiError::Conflict {
+            code: "profile_in_progress",
+            message: "a CPU profile is already being taken; try again when it ends".into(),
+        });
+    }
+    let running = Running;
+    let bytes = tokio::task::spawn_blocking(move || {
+        let _running = running;
+        take_profile(Duration::from_secs(seconds))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the profiling task failed: {e}")))?
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("taking the CPU profile: {e}")))?;
+    tracing::info!(seconds, bytes = bytes.len(), "CPU profile taken");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"profile.pb\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Sample the process for `length` and encode the profile (uncompressed protobuf; the pprof
+/// tools read it as they read the gzipped form).
+fn take_profile(length: Duration) -> Result<Vec<u8>, pprof::Error> {
+    let guard = pprof::ProfilerGuardBuilder::default()
+        .frequency(SAMPLE_HZ)
+        .blocklist(&BLOCKLIST)
+        .build()?;
+    std::thread::sleep(length);
+    let profile = guard.report().build()?.pprof()?;
+    Ok(profile.encode_to_vec())
+}

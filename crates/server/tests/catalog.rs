@@ -1310,8 +1310,9 @@ async fn an_upload_finishing_while_its_file_is_deleted(c: Arc<dyn Catalog>) {
     assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
 }
 
-/// `migrate_down` reverts the latest migration only: after reverting 0002 the uploads are gone
-/// and the files stay; after 0001 nothing is left; `migrate` brings both back.
+/// `migrate_down` reverts the latest migration only: after reverting 0004 jobs cannot be claimed,
+/// after 0002 the uploads are gone and the files stay; after 0001 nothing is left; `migrate`
+/// brings them all back.
 async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
     c.insert_file(&new_file("f-kept", "o"), None).await.unwrap();
     c.record_virus_scan("f-kept", &json!({"status": "clean"}))
@@ -1320,7 +1321,14 @@ async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
     let upload = chunked_upload("dropped", "o", in_an_hour());
     c.create_upload(&upload).await.unwrap();
 
-    // 0003 takes the scan column (this code reads it, so it cannot read files without it)...
+    // 0004 takes the jobs' trace context (a claim reads it, so none can be made without it)...
+    assert_eq!(c.migrate_down().await.unwrap(), Some(4));
+    assert!(
+        c.claim_job("w", LEASE).await.is_err(),
+        "the trace_context column is gone"
+    );
+    assert_eq!(c.get_file("o", "f-kept").await.unwrap().id, "f-kept");
+    // ... 0003 the scan column (this code reads it, so it cannot read files without it)...
     assert_eq!(c.migrate_down().await.unwrap(), Some(3));
     assert!(
         c.get_file("o", "f-kept").await.is_err(),
@@ -1334,6 +1342,7 @@ async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
     let kept = c.get_file("o", "f-kept").await.unwrap();
     assert_eq!((kept.status.as_str(), kept.virus_scan), ("pending", None));
 
+    assert_eq!(c.migrate_down().await.unwrap(), Some(4));
     assert_eq!(c.migrate_down().await.unwrap(), Some(3));
     assert_eq!(c.migrate_down().await.unwrap(), Some(2));
     assert_eq!(c.migrate_down().await.unwrap(), Some(1));

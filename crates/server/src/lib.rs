@@ -5,7 +5,7 @@
 //! `fileproc-formats` crate, after the virus [`scan`] when it is on) → [`catalog`], [`records`],
 //! [`cache`]; what happens on the way is
 //! published as [`events`] to WebSocket and SSE clients. [`app`] wires them; [`cli`] is the
-//! `fileproc` command.
+//! `fileproc` command, and [`healthcheck`] its container probe.
 
 pub mod api;
 pub mod app;
@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod healthcheck;
 pub mod ingest;
 pub mod pipeline;
 pub mod queue;

@@ -48,7 +48,7 @@ enum Command {
         thumbnails: Option<PathBuf>,
     },
     /// GET this instance's /health (loopback, the configured `server.port`); exit 0 on 200 OK,
-    /// 1 otherwise. The container's HEALTHCHECK: the runtime image needs no curl.
+    /// 1 otherwise (no answer, another status, or settings that do not load). The container's HEALTHCHECK: the runtime image needs no curl.
     Healthcheck {
         /// Probe this URL instead of the one the settings give.
         #[arg(long)]
@@ -59,17 +59,17 @@ enum Command {
     },
 }
 
-/// `fileproc healthcheck`: 0 when the probe passes, 1 when it fails, 2 when the settings (needed
-/// for the port unless `--url` is given) do not load. Logs nothing: the orchestrator keeps the
-/// one line printed.
+/// `fileproc healthcheck`: 0 when the probe passes, 1 when it fails or the settings (needed for
+/// the port unless `--url` is given) do not load: Docker's HEALTHCHECK reserves every other exit
+/// code. Logs nothing: the orchestrator keeps the one line printed.
 fn healthcheck(url: Option<String>, timeout: u64) -> ExitCode {
     let url = match url {
         Some(url) => url,
         None => match Settings::load() {
             Ok(settings) => crate::healthcheck::health_url(&settings.server),
             Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
+                eprintln!("unhealthy: the settings do not load: {e}");
+                return ExitCode::FAILURE;
             }
         },
     };

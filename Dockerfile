@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # fileproc: a multi-stage build. The builder compiles the `fileproc` binary with the Makefile's
-# `build` command (tests/deploy.rs checks they stay the same); the runtime stage is Debian slim
-# with the binary, configs/config.yaml and a non-root user.
+# `build` command (tests/deploy checks they stay the same); the runtime stage (the last, so the
+# default) is Debian slim with the binary, configs/config.yaml and a non-root user; the test
+# stage is what docker-compose.test.yml runs the suite in.
 #
-#   docker build -t fileproc .          (or: make docker-build)
+#   docker build --target runtime -t fileproc .          (or: make docker-build)
 
 ARG RUST_VERSION=1.95
 
@@ -21,6 +22,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p fileproc --bin fileproc \
     && install -D -m 0755 target/release/fileproc /out/fileproc
+
+# The test suite's image (docker-compose.test.yml): the toolchain and the source, plus Node.js
+# for the tus-js-client test (crates/server/tests/api/tus_client.rs).
+FROM builder AS test
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

@@ -77,7 +77,7 @@ docker-compose-up:
 docker-compose-down:
 	docker compose down
 
-# The test suite inside the builder image against the Compose stack (with ClamAV).
+# The test suite in the Dockerfile's test stage against the Compose stack (with ClamAV).
 docker-compose-test:
 	docker compose -f docker-compose.yml -f docker-compose.test.yml --profile clamav run --rm tests
 

@@ -56,6 +56,7 @@ fn the_builder_uses_the_workspaces_rust_version() {
         froms,
         vec![
             "rust:${RUST_VERSION}-bookworm AS builder",
+            "builder AS test",
             "debian:bookworm-slim AS runtime"
         ]
     );

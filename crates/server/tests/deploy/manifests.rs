@@ -124,7 +124,7 @@ fn the_monitoring_services_mount_files_that_exist() {
 fn the_compose_test_file_runs_the_suite_against_the_stack() {
     let test = files::yaml("docker-compose.test.yml");
     let tests = &test["services"]["tests"];
-    assert_eq!(tests["build"]["target"].as_str(), Some("builder"));
+    assert_eq!(tests["build"]["target"].as_str(), Some("test"));
     let command: Vec<String> = tests["command"]
         .as_sequence()
         .expect("command")

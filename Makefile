@@ -60,7 +60,7 @@ lint:
 format:
 	cargo fmt --all
 
-# The release binary; the Dockerfile's builder runs this exact command (tests/deploy.rs checks it).
+# The release binary; the Dockerfile's builder runs this exact command (tests/deploy checks it).
 build:
 	cargo build --release --locked -p fileproc --bin fileproc
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes deployments/k8s/configmap.yaml: configs/config.yaml as the ConfigMap fileproc-config
 # (mounted at /etc/fileproc/config.yaml, CONFIG_PATH). Run it after changing configs/config.yaml;
-# crates/server/tests/deploy.rs fails while the two differ.
+# crates/server/tests/deploy fails while the two differ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=deployments/k8s/configmap.yaml

@@ -48,7 +48,8 @@ enum Command {
         thumbnails: Option<PathBuf>,
     },
     /// GET this instance's /health (loopback, the configured `server.port`); exit 0 on 200 OK,
-    /// 1 otherwise (no answer, another status, or settings that do not load). The container's HEALTHCHECK: the runtime image needs no curl.
+    /// 1 otherwise (no answer, another status, or settings that do not load). The container's
+    /// HEALTHCHECK: the runtime image needs no curl.
     Healthcheck {
         /// Probe this URL instead of the one the settings give.
         #[arg(long)]

@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean
+.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -60,8 +60,43 @@ lint:
 format:
 	cargo fmt --all
 
+# The release binary; the Dockerfile's builder runs this exact command (tests/deploy checks it).
 build:
-	cargo build --release -p fileproc
+	cargo build --release --locked -p fileproc --bin fileproc
+
+# The runtime image (multi-stage Dockerfile; needs a Docker engine with BuildKit).
+IMAGE ?= fileproc:latest
+docker-build:
+	docker build --target runtime -t $(IMAGE) .
+
+# The whole stack: fileproc, PostgreSQL 15, Redis 7, MinIO (+ bucket). Add profiles with
+# COMPOSE_PROFILES=clamav,monitoring (and SECURITY_VIRUS_SCANNING=true for clamav).
+docker-compose-up:
+	docker compose up -d --build
+
+docker-compose-down:
+	docker compose down
+
+# The test suite in the Dockerfile's test stage against the Compose stack (with ClamAV).
+docker-compose-test:
+	docker compose -f docker-compose.yml -f docker-compose.test.yml --profile clamav run --rm tests
+
+# Apply deployments/k8s (kustomize) to the current kubectl context and wait for the rollout.
+deploy-dev:
+	kubectl apply -k deployments/k8s
+	kubectl -n fileproc rollout status deployment/fileproc --timeout=180s
+
+# Rewrite deployments/k8s/configmap.yaml from configs/config.yaml.
+k8s-configmap:
+	scripts/k8s-configmap.sh
+
+# promtool: the Prometheus config, the alert rules and their unit tests.
+check-monitoring:
+	scripts/check-monitoring.sh
+
+# hadolint, the Compose specification's schema, the Kubernetes schemas (tools from PyPI, cached).
+check-deploy:
+	scripts/check-deploy.sh
 
 # Apply the catalog's migrations (the service also does it at start-up).
 migrate-up:

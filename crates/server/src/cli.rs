@@ -1,4 +1,5 @@
-//! The `fileproc` command: `serve` (the default), `migrate`, and `process FILE`.
+//! The `fileproc` command: `serve` (the default), `migrate`, `process FILE`, and `healthcheck`
+//! (the container's probe).
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -46,6 +47,53 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         thumbnails: Option<PathBuf>,
     },
+    /// GET this instance's /health (loopback, the configured `server.port`); exit 0 on 200 OK,
+    /// 1 otherwise (no answer, another status, or settings that do not load). The container's
+    /// HEALTHCHECK: the runtime image needs no curl.
+    Healthcheck {
+        /// Probe this URL instead of the one the settings give.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer, connection included.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+}
+
+/// `fileproc healthcheck`: 0 when the probe passes, 1 when it fails or the settings (needed for
+/// the port unless `--url` is given) do not load: Docker's HEALTHCHECK reserves every other exit
+/// code. Logs nothing: the orchestrator keeps the one line printed.
+fn healthcheck(url: Option<String>, timeout: u64) -> ExitCode {
+    let url = match url {
+        Some(url) => url,
+        None => match Settings::load() {
+            Ok(settings) => crate::healthcheck::health_url(&settings.server),
+            Err(e) => {
+                eprintln!("unhealthy: the settings do not load: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let probe = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|rt| {
+            Ok(rt.block_on(crate::healthcheck::probe(
+                &url,
+                std::time::Duration::from_secs(timeout),
+            ))?)
+        });
+    match probe {
+        Ok(()) => {
+            println!("healthy: GET {url} answered 200");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Revert the catalog's latest migration.
@@ -66,6 +114,9 @@ pub fn main() -> ExitCode {
     if let Command::HashKey { key } = &command {
         println!("{}", crate::auth::hash_key(key));
         return ExitCode::SUCCESS;
+    }
+    if let Command::Healthcheck { url, timeout } = command {
+        return healthcheck(url, timeout);
     }
     let settings = match Settings::load() {
         Ok(s) => s,

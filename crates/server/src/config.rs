@@ -35,7 +35,7 @@ pub use access::{AuthSettings, CorsSettings, JwtSettings, RateLimitSettings};
 pub use encryption::{
     BadKey, CHUNK_SIZE_RANGE, EncryptionSettings, KEY_LEN, Key, MAX_KEY_ID_LEN, valid_key_id,
 };
-pub use env::{CONFIG_PATH_VAR, ENV_NAMES, ENV_PREFIX};
+pub use env::{CONFIG_PATH_VAR, ENV_NAMES, ENV_PREFIX, key_for};
 pub use error::ConfigError;
 pub use formats::{ArchiveSettings, CsvSettings, ImageSettings, PdfSettings};
 pub use load::DEFAULT_CONFIG_PATH;

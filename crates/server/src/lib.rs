@@ -5,7 +5,8 @@
 //! `fileproc-formats` crate, after the virus [`scan`] when it is on) → [`catalog`], [`records`],
 //! [`cache`]; what happens on the way is
 //! published as [`events`] to WebSocket and SSE clients. [`app`] wires them; [`cli`] is the
-//! `fileproc` command; [`metrics`] counts what each part does, for Prometheus.
+//! `fileproc` command, and [`healthcheck`] its container probe; [`metrics`] counts what each
+//! part does, for Prometheus.
 
 pub mod api;
 pub mod app;
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod healthcheck;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;

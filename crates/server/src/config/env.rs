@@ -143,7 +143,10 @@ fn is_text_key(key: &str) -> bool {
     TEXT_KEYS.contains(&key) || key.starts_with("storage.encryption.keys.")
 }
 
-/// The key a variable sets, with its precedence rank (higher wins), or `None` if it sets none.
+/// The key a variable sets, with its precedence rank (higher wins), or `None` if it sets none
+/// (the loader ignores such a variable). A `FILEPROC_` name maps to a key under a known section
+/// whether or not that key exists; serde ignores keys it does not know, so a caller checking
+/// names (the deployment tests) also looks the key up in `configs/config.yaml`.
 pub fn key_for(name: &str) -> Option<(String, usize)> {
     if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
         let key = rest.to_ascii_lowercase().replace("__", ".");

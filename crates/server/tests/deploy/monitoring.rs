@@ -1,6 +1,7 @@
 //! The monitoring files: the alert rules and the Grafana dashboard use only the metric names
-//! fixed for fileproc (issue 8), the dashboard is valid JSON whose every panel queries something,
-//! and Grafana's provisioning points at the Compose Prometheus and the dashboards directory.
+//! fixed for fileproc (issue 8), and a running service serves every one of them; the dashboard
+//! is valid JSON whose every panel queries something, and Grafana's provisioning points at the
+//! Compose Prometheus and the dashboards directory.
 //! (promtool checks the Prometheus files themselves: scripts/check-monitoring.sh.)
 
 use std::collections::BTreeSet;
@@ -196,4 +197,57 @@ fn grafana_provisioning_points_at_prometheus_and_the_dashboards() {
         mounts.contains(&format!("./monitoring/grafana/dashboards:{path}:ro")),
         "{mounts:?}"
     );
+}
+
+/// The metric names a Prometheus text exposition declares (`# TYPE name kind`).
+fn exported_names(scrape: &str) -> BTreeSet<String> {
+    scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_metric_the_alerts_and_the_dashboard_query_is_served_by_fileproc() {
+    let stack = crate::helpers::TestStack::new().await;
+    let app = crate::helpers::TestApp::start(&stack, &[]).await;
+    // The error counter's series are born with the first error (its codes are open-ended):
+    // fail one job so that it is there.
+    app.process_failing("empty.csv", Vec::new()).await;
+    let (status, _, body) = app.get_bytes("/metrics").await;
+    assert_eq!(status, 200);
+    let exported = exported_names(&String::from_utf8(body).expect("UTF-8 scrape"));
+
+    let mut queried = BTreeSet::new();
+    let rules = files::yaml("monitoring/prometheus/alerts.yml");
+    for group in rules["groups"].as_sequence().expect("groups") {
+        for rule in group["rules"].as_sequence().expect("rules") {
+            queried.extend(metric_names(&scalar(&rule["expr"])));
+        }
+    }
+    let text = files::read("monitoring/grafana/dashboards/fileproc.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("dashboard JSON");
+    for (_, expr) in dashboard_exprs(&dashboard) {
+        queried.extend(metric_names(&expr));
+    }
+    let missing: Vec<&String> = queried
+        .iter()
+        .filter(|m| !SCRAPE_SERIES.contains(&m.as_str()) && !exported.contains(*m))
+        .collect();
+    assert!(missing.is_empty(), "queried but not served: {missing:?}");
+    // And every name of the fixed list is served (the process collector adds a few more:
+    // threads, virtual memory).
+    let unserved: Vec<&&str> = METRICS.iter().filter(|m| !exported.contains(**m)).collect();
+    assert!(unserved.is_empty(), "fixed but not served: {unserved:?}");
+    let extra: Vec<&String> = exported
+        .iter()
+        .filter(|m| !METRICS.contains(&m.as_str()))
+        .collect();
+    assert!(
+        extra.iter().all(|m| m.starts_with("process_")),
+        "served but not in the fixed list: {extra:?}"
+    );
+    app.stop().await;
 }

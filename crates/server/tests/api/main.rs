@@ -9,6 +9,7 @@ mod durability;
 mod encryption;
 mod files;
 mod formats;
+mod openapi;
 mod progress;
 mod scan;
 mod tus;

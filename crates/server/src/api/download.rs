@@ -36,15 +36,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("If-None-Match" = Option<String>, Header, description = "ETags; 304 when one matches"),
     ),
     responses(
-        (status = 200, description = "The whole file, with its content type", body = Binary,
-         content_type = "application/octet-stream", headers(
+        (status = 200, description = "The whole file, with the content type it was stored with \
+            (text/csv, application/pdf, image/png...)", content((Binary = "*/*")), headers(
             ("etag" = String, description = "The quoted hex SHA-256"),
             ("content-disposition" = String, description = "attachment; filename=...; filename*=UTF-8''..."),
             ("accept-ranges" = String, description = "bytes"),
             ("content-length" = u64, description = "Bytes"),
         )),
-        (status = 206, description = "The range asked for", body = Binary,
-         content_type = "application/octet-stream", headers(
+        (status = 206, description = "The range asked for, with the file's content type",
+         content((Binary = "*/*")), headers(
             ("content-range" = String, description = "bytes first-last/size"),
             ("etag" = String, description = "The quoted hex SHA-256"),
         )),

@@ -84,6 +84,7 @@ impl PartialSchema for Binary {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
+            .content_media_type("application/octet-stream")
             .description(Some("bytes"))
             .into()
     }
@@ -186,8 +187,8 @@ async fn docs_index() -> Response {
     params(("file" = String, Path, description = "A file of the page, e.g. swagger-ui.css",
             example = "swagger-ui.css")),
     responses(
-        (status = 200, description = "The file, with its content type", body = Binary,
-         content_type = "application/octet-stream"),
+        (status = 200, description = "The file, with its content type (text/css, \
+            application/javascript, image/png...)", content((Binary = "*/*"))),
         (status = 404, description = "No such file (code `not_found`)", body = ErrorBody),
     )
 )]

@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
-use super::schemas::ProgressEvent;
+use super::schemas::SseEvent;
 use crate::auth::Owner;
 use crate::catalog::CatalogError;
 use crate::events::Event;
@@ -230,8 +230,9 @@ async fn send(socket: &mut WebSocket, frame: &Event, deadline: Duration) -> bool
         ("token" = Option<String>, Query, description = "The credential (API key or JWT) for clients that cannot set headers"),
     ),
     responses(
-        (status = 200, description = "An event stream (open until the client leaves); each `data:` is a `ProgressEvent`",
-         content_type = "text/event-stream", body = ProgressEvent),
+        (status = 200, description = "An event stream (open until the client leaves); each \
+            event is named by its type, its `data:` a `ProgressEvent`",
+         content_type = "text/event-stream", body = SseEvent),
         (status = 400, description = "Not a file id (`invalid_file_id`)", body = ErrorBody),
         (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such file, or not the caller's (`not_found`)", body = ErrorBody),

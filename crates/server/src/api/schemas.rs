@@ -23,6 +23,7 @@ pub fn insert(document: &mut Value) {
     {
         schemas.insert(FileResult::name().into_owned(), file_result());
         schemas.insert(ProgressEvent::name().into_owned(), progress_event());
+        schemas.insert(SseEvent::name().into_owned(), sse_event());
     }
 }
 
@@ -151,6 +152,35 @@ fn progress_event() -> Value {
             "example": {"type": "status_change", "file_id": "0192f0c4-1d2e-7c3b-9a1d-6f0e2b7c8d90",
                         "timestamp": "2026-01-01T00:00:00.000Z",
                         "data": {"old_status": "queued", "new_status": "processing"}}
+    })
+}
+
+/// One Server-Sent Event of `/api/v1/files/{file_id}/events`: `event:` the frame's type,
+/// `data:` the frame as JSON.
+pub struct SseEvent;
+
+impl PartialSchema for SseEvent {
+    fn schema() -> RefOr<Schema> {
+        placeholder()
+    }
+}
+
+impl ToSchema for SseEvent {}
+
+/// The schema of [`SseEvent`].
+fn sse_event() -> Value {
+    json!({
+        "type": "object",
+        "description": "A Server-Sent Event: `event` is the frame's type, `data` the frame.",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": ["connected", "status_change", "progress", "completed", "error"]},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/ProgressEvent"}
+            }
+        }
     })
 }
 

@@ -188,6 +188,8 @@ struct PartsResponse {
         (status = 400, description = "No `upload_id` (`invalid_query`)", body = ErrorBody),
         (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The upload is complete: the file is stored \
+            (`upload_finished`)", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ),
     security(("api_key" = []), ("bearer" = []))

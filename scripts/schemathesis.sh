@@ -9,12 +9,13 @@
 # cache) in a temporary directory, on a free port, with auth off. schemathesis is installed into
 # a cached virtualenv ($FILEPROC_CI_CACHE, default ~/.cache/fileproc-ci).
 #
-# usage: scripts/schemathesis.sh            (SCHEMATHESIS_MAX_EXAMPLES, default 25 per operation)
+# usage: scripts/schemathesis.sh   (SCHEMATHESIS_MAX_EXAMPLES: per operation, default 25;
+#                                   FILEPROC_BIN: another binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-bin="${CARGO_TARGET_DIR:-$root/target}/debug/fileproc"
+bin="${FILEPROC_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/fileproc}"
 if [ ! -x "$bin" ]; then
   echo "no $bin: run cargo build first" >&2
   exit 2

@@ -4,7 +4,8 @@
 //! [`utoipa_axum::router::OpenApiRouter`] with `routes!`, so a handler's `#[utoipa::path]` is at
 //! once its route and its entry in the document; [`ApiDoc`] adds what no handler says (title,
 //! tags, the security schemes, the shared schemas). `tests/api/openapi.rs` keeps the two from
-//! drifting.
+//! drifting: a route added with plain axum (`.route(...)`) fails it, so a new route (`/metrics`,
+//! `/debug/pprof/profile`...) gets a `#[utoipa::path]` and goes through `routes!` like the rest.
 
 use std::sync::Arc;
 

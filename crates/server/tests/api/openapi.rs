@@ -187,7 +187,8 @@ async fn no_undocumented_method_is_served_on_a_documented_path() {
 
 /// Routes are registered only through `OpenApiRouter::routes(routes!(...))`, which puts each in
 /// the document: no plain axum `.route(...)`, `.nest(...)` or `Router::new()` anywhere in the
-/// API or in the application's wiring.
+/// API or in the application's wiring. A router that is not the API (say, a second listener
+/// for metrics alone) says so on the line: `// not in the API document: <why>`.
 #[test]
 fn routes_are_only_registered_through_the_document() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -210,7 +211,8 @@ fn routes_are_only_registered_through_the_document() {
         for (n, line) in text.lines().enumerate() {
             for pattern in forbidden {
                 let line = line.replace("OpenApiRouter::new()", "");
-                if line.contains(pattern) && !line.trim_start().starts_with("//") {
+                let exempt = line.contains("// not in the API document: ");
+                if line.contains(pattern) && !line.trim_start().starts_with("//") && !exempt {
                     found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
                 }
             }

@@ -74,7 +74,8 @@ curl -fsS -o /dev/null -F 'file=@crates/formats/tests/data/csv/table.csv;filenam
 
 echo "== schemathesis against $base/api-docs/openapi.json"
 status=0
-SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/scripts" \
+# From the temporary directory, where schemathesis leaves its .schemathesis/ cache.
+(cd "$work" && SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/scripts" \
   "$venv/bin/schemathesis" run "$base/api-docs/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
@@ -85,7 +86,7 @@ SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/scripts" \
   --seed "${SCHEMATHESIS_SEED:-1}" \
   --generation-database none \
   --suppress-health-check all \
-  --no-color || status=$?
+  --no-color) || status=$?
 if [ "$status" -ne 0 ]; then
   echo "== server log (last 50 lines)" >&2
   tail -n 50 "$work/server.log" >&2

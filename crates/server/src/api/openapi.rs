@@ -13,7 +13,7 @@ use axum::Extension;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, RefOr, Schema, Type};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -93,14 +93,6 @@ impl PartialSchema for Binary {
 
 impl ToSchema for Binary {}
 
-/// Bytes as a content of `content_type`, for `content(...)` lists built by hand.
-pub fn binary_content(content_type: &str) -> (String, utoipa::openapi::Content) {
-    (
-        content_type.to_owned(),
-        ContentBuilder::new().schema(Some(Binary::schema())).build(),
-    )
-}
-
 /// The document as served, built once.
 #[derive(Clone)]
 struct Document(Arc<Vec<u8>>);
@@ -127,11 +119,6 @@ fn served(document: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut value = serde_json::to_value(document).unwrap_or_default();
     super::schemas::insert(&mut value);
     value
-}
-
-/// The document the routes of `state` make, as served (for tests and tools).
-pub fn document(state: &AppState) -> serde_json::Value {
-    served(super::api_router(state).into_openapi())
 }
 
 /// The OpenAPI 3.1 document of this API.

@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy
+.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy schemathesis
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -19,6 +19,13 @@ test-integration:
 # an EICAR signature database written for it), on the embedded default.
 test-clamav:
 	scripts/with-clamd.sh cargo test -p fileproc --test api -- scan
+
+# The running service against its own OpenAPI document (/api-docs/openapi.json): schemathesis
+# (PyPI, installed once into ~/.cache/fileproc-ci) sends SCHEMATHESIS_MAX_EXAMPLES (25) generated
+# requests per operation to the debug binary; no 5xx, every response as documented.
+schemathesis:
+	cargo build -p fileproc --bin fileproc
+	scripts/schemathesis.sh
 
 # Fuzz every format analyzer for FUZZ_SECONDS (15) each; stable toolchain, installs cargo-fuzz once.
 fuzz-smoke:

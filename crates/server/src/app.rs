@@ -200,7 +200,8 @@ async fn serve_metrics_port(
         .await
         .with_context(|| format!("binding the metrics port {address}"))?;
     let addr = listener.local_addr()?;
-    let app = crate::metrics::http::router()
+    // The same route as in the main router's document; this port serves nothing else.
+    let app = axum::Router::from(crate::metrics::http::router())
         .fallback(|| async { crate::api::error::ApiError::NotFound("route") })
         .with_state(state.clone());
     let stop = shutdown.clone();

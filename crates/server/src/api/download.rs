@@ -3,26 +3,64 @@
 //! with an RFC 8187 `filename*` for names that are not plain ASCII). A quarantined file's bytes
 //! are never served (403 `quarantined`).
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures::TryStreamExt;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
+use super::openapi::Binary;
 use crate::auth::Owner;
 use crate::catalog::FileStatus;
 use crate::state::AppState;
 
 /// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/files/{file_id}/download", get(download))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(download))
 }
 
+/// The original bytes, whole or a byte range.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/download",
+    tag = "content",
+    params(
+        ("file_id" = String, Path, description = "The file's id"),
+        ("Range" = Option<String>, Header, description = "One byte range (RFC 7233), e.g. `bytes=0-1023`, `bytes=-500`; several ranges get the whole file", example = "bytes=0-1023"),
+        ("If-Range" = Option<String>, Header, description = "The ETag: the range only if the file is still this one"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags; 304 when one matches"),
+    ),
+    responses(
+        (status = 200, description = "The whole file, with the content type it was stored with \
+            (text/csv, application/pdf, image/png...)", content((Binary = "*/*")), headers(
+            ("etag" = String, description = "The quoted hex SHA-256"),
+            ("content-disposition" = String, description = "attachment; filename=...; filename*=UTF-8''..."),
+            ("accept-ranges" = String, description = "bytes"),
+            ("content-length" = u64, description = "Bytes"),
+        )),
+        (status = 206, description = "The range asked for, with the file's content type",
+         content((Binary = "*/*")), headers(
+            ("content-range" = String, description = "bytes first-last/size"),
+            ("etag" = String, description = "The quoted hex SHA-256"),
+        )),
+        (status = 304, description = "`If-None-Match` matched", headers(("etag" = String, description = "The quoted hex SHA-256"))),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such file, or not the caller's (`not_found`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
+        (status = 409, description = "Still uploading (`upload_in_progress`)", body = ErrorBody),
+        (status = 416, description = "The range is outside the file (`range_not_satisfiable`)", body = ErrorBody,
+         headers(("content-range" = String, description = "bytes */size"))),
+        (status = 500, description = "A stored object failed to open (`integrity_error`, `key_unavailable`)", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn download(
     State(state): State<AppState>,
     Owner(owner): Owner,

@@ -74,10 +74,27 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: String,
-    code: &'a str,
+/// The one JSON error shape every failure of the API has (`DESIGN.md` section 2).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "file not found", "code": "not_found"}))]
+pub struct ErrorBody {
+    /// A message for people; it may change between versions.
+    pub error: String,
+    /// A stable snake_case code for programs, one of: `invalid_json`, `invalid_query`,
+    /// `invalid_path`, `invalid_form`, `invalid_header`, `invalid_file_id`, `invalid_filename`,
+    /// `missing_filename`, `missing_file`, `invalid_metadata`, `invalid_length`,
+    /// `invalid_chunk_size`, `invalid_chunk_number`, `invalid_part`, `invalid_part_order`,
+    /// `invalid_checksum`, `invalid_size`, `incomplete_body`, `size_mismatch`, `no_records`,
+    /// `unknown_sheet`, `unsupported_extension`, `websocket_upgrade_required` (400);
+    /// `unauthorized` (401); `quarantined` (403); `not_found` (404); `method_not_allowed`
+    /// (405); `invalid_state`, `already_processing`, `not_completed`, `offset_mismatch`,
+    /// `upload_finished`, `upload_in_progress`, `upload_locked`, `attempts_exhausted` (409);
+    /// `unsupported_version` (412); `file_too_large`, `length_exceeded` (413);
+    /// `invalid_content_type`, `type_mismatch` and the other type refusals (415);
+    /// `range_not_satisfiable` (416); `rate_limited` (429); `checksum_mismatch` (460);
+    /// `internal_error`, `integrity_error`, `key_unavailable` (500); `not_ready`,
+    /// `storage_unavailable` (503).
+    pub code: String,
 }
 
 impl ApiError {
@@ -157,7 +174,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = ErrorBody {
             error: self.to_string(),
-            code: self.code(),
+            code: self.code().to_owned(),
         };
         let mut response = (status, Json(body)).into_response();
         match &self {

@@ -1,15 +1,18 @@
 //! `/api/v1/files`: upload, list, show, (re)process, status, result, delete.
 
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiMultipart, ApiPath, ApiQuery};
+use super::schemas::FileResult;
 use super::view::{FileView, StatusView, websocket_url};
 use crate::auth::Owner;
 use crate::catalog::{FileFilter, FileRecord, FileStatus};
@@ -21,24 +24,39 @@ use fileproc_formats::FileType;
 const FORM_OVERHEAD: u64 = 1024 * 1024;
 
 /// The routes of this group.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
     let body_limit = state
         .settings
         .server
         .max_upload_size
         .saturating_add(FORM_OVERHEAD);
-    Router::new()
-        .route(
-            "/api/v1/files/upload",
-            post(upload).layer(DefaultBodyLimit::max(
-                usize::try_from(body_limit).unwrap_or(usize::MAX),
-            )),
-        )
-        .route("/api/v1/files", get(list))
-        .route("/api/v1/files/{file_id}", get(show).delete(remove))
-        .route("/api/v1/files/{file_id}/process", post(process))
-        .route("/api/v1/files/{file_id}/status", get(status))
-        .route("/api/v1/files/{file_id}/result", get(result))
+    let (schemas, paths, upload_route) = routes!(upload);
+    let upload_route = upload_route.layer(DefaultBodyLimit::max(
+        usize::try_from(body_limit).unwrap_or(usize::MAX),
+    ));
+    OpenApiRouter::new()
+        .routes((schemas, paths, upload_route))
+        .routes(routes!(list))
+        .routes(routes!(show, remove))
+        .routes(routes!(process))
+        .routes(routes!(status))
+        .routes(routes!(result))
+}
+
+/// The form of a multipart upload (`DESIGN.md` section 2).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Read field by field by `ingest::multipart_upload`; here for the document.
+struct UploadForm {
+    /// The file, with its name in the part's `filename`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// What the file is for; kept with it.
+    purpose: Option<String>,
+    /// Queue processing at once (default true); false leaves the file `pending`.
+    auto_process: Option<bool>,
+    /// A JSON object kept with the file.
+    #[schema(value_type = Option<String>, example = "{\"project\": \"q3\"}")]
+    metadata: Option<String>,
 }
 
 fn view(state: &AppState, headers: &HeaderMap, f: FileRecord) -> FileView {
@@ -46,6 +64,28 @@ fn view(state: &AppState, headers: &HeaderMap, f: FileRecord) -> FileView {
     FileView::new(f, state.blobs.bucket(), url)
 }
 
+/// Upload a file as a multipart form; it is stored, typed from its bytes, and (by default)
+/// queued for processing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/files/upload",
+    tag = "files",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored", body = FileView),
+        (status = 400, description = "Not a valid form, no `file` part, a bad name or metadata \
+            (`invalid_form`, `missing_file`, `invalid_filename`, `invalid_metadata`...)",
+         body = ErrorBody, example = json!({"error": "the form has no file part", "code": "missing_file"})),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 413, description = "Larger than `server.max_upload_size` (`file_too_large`)",
+         body = ErrorBody),
+        (status = 415, description = "A type not accepted, or not what the name says \
+            (`type_mismatch`...)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn upload(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -63,15 +103,23 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(view(&state, &headers, stored?))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only files in this status (`uploading`, `pending`, `queued`, `processing`, `completed`,
+    /// `failed`, `quarantined`).
     status: Option<String>,
+    /// Only files of this type (`csv`, `pdf`, `docx`, `xlsx`, `jpeg`, `png`, `webp`).
     file_type: Option<String>,
+    /// Files per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page of the caller's files, newest first.
+#[derive(Serialize, ToSchema)]
 struct FileList {
     files: Vec<FileView>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -79,6 +127,21 @@ struct FileList {
     has_more: bool,
 }
 
+/// List the caller's files, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files",
+    tag = "files",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page", body = FileList),
+        (status = 400, description = "A bad filter, limit or cursor (`invalid_query`)",
+         body = ErrorBody, example = json!({"error": "limit must be between 1 and 100", "code": "invalid_query"})),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -145,6 +208,21 @@ async fn list(
     }))
 }
 
+/// The file object.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}",
+    tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The file", body = FileView),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such file, or not the caller's (`not_found`)",
+         body = ErrorBody, example = json!({"error": "file not found", "code": "not_found"})),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn show(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -155,13 +233,38 @@ async fn show(
     Ok(Json(view(&state, &headers, file)))
 }
 
-#[derive(Serialize)]
+/// The answer to `process`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"file_id": "0192f0c4-1d2e-7c3b-9a1d-6f0e2b7c8d90",
+    "job_id": "0192f0c4-2a3b-7c3b-9a1d-6f0e2b7c8d91", "status": "queued"}))]
 struct Queued {
     file_id: String,
     job_id: String,
     status: &'static str,
 }
 
+/// Queue (again) the processing of a stored file; the optional JSON object body holds the
+/// job's options.
+#[utoipa::path(
+    post,
+    path = "/api/v1/files/{file_id}/process",
+    tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    request_body(content = Option<Object>, content_type = "application/json",
+        description = "Options for the job (a JSON object); no body means the defaults"),
+    responses(
+        (status = 202, description = "Queued", body = Queued),
+        (status = 400, description = "The body is not a JSON object (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
+        (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Already queued or processing, or still uploading \
+            (`already_processing`, `invalid_state`)", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn process(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -220,6 +323,20 @@ async fn process(
     ))
 }
 
+/// The file's status and progress.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/status",
+    tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "Its status", body = StatusView),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn status(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -281,6 +398,24 @@ pub(crate) async fn completed_result(
     Ok(value)
 }
 
+/// The result of a completed file (`DESIGN.md` section 4).
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/result",
+    tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The result", body = FileResult),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
+        (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody,
+         example = json!({"error": "the file is queued, not completed", "code": "not_completed"})),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 500, description = "A stored object failed to open (`integrity_error`)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn result(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -294,6 +429,21 @@ async fn result(
     ))
 }
 
+/// Delete the file: its bytes, records, pictures, result and row.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/files/{file_id}",
+    tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn remove(
     State(state): State<AppState>,
     Owner(owner): Owner,

@@ -3,25 +3,105 @@
 //! cache or a clamd that is down leaves the instance ready but `degraded`: it still serves what
 //! it stores, and jobs wait for clamd (retried with backoff) rather than go unscanned.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
 /// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+/// The answer to `/health`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok", "version": "0.1.0"}))]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    /// The server's version.
+    version: &'static str,
 }
 
+/// Liveness: the process answers (nothing else is checked).
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)),
+)]
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// One dependency's check in `/ready`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Built with `json!` by `ready`; here for the document.
+struct Check {
+    ok: bool,
+    /// Why it is not ok.
+    error: Option<String>,
+    /// `cache`: `memory` or `redis`.
+    kind: Option<String>,
+    /// `workers`: running worker tasks.
+    alive: Option<u64>,
+    /// `workers`: `processing.worker_count`.
+    configured: Option<u64>,
+    /// `virus_scanner`: clamd's host:port.
+    address: Option<String>,
+    /// `virus_scanner`: clamd's version.
+    version: Option<String>,
+}
+
+/// The checks of `/ready`, by name.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Built with `json!` by `ready`; here for the document.
+struct Checks {
+    catalog: Check,
+    blob_store: Check,
+    cache: Check,
+    workers: Check,
+    /// Only with `security.virus_scanning`.
+    virus_scanner: Option<Check>,
+}
+
+/// The answer to `/ready`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Built with `json!` by `ready`; here for the document.
+#[schema(example = json!({"status": "ready", "checks": {
+    "catalog": {"ok": true}, "blob_store": {"ok": true}, "cache": {"ok": true, "kind": "memory"},
+    "workers": {"ok": true, "alive": 4, "configured": 4}}}))]
+struct Readiness {
+    /// `ready`, `degraded` (the cache or clamd is down: still serving) or `not_ready`.
+    status: String,
+    checks: Checks,
+    /// `not_ready` only: the error shape's message.
+    error: Option<String>,
+    /// `not_ready` only: `not_ready`.
+    code: Option<String>,
+}
+
+/// Readiness: the catalog, blob store, cache, workers (and clamd when scanning) answer.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready, or degraded (the cache or clamd is down)", body = Readiness),
+        (status = 503, description = "A dependency is not ready (`not_ready`); `checks` says which", body = Readiness),
+    ),
+)]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let catalog = state.catalog.ping().await.map_err(|e| e.to_string());
     let blobs = state.blobs.ping().await.map_err(|e| e.to_string());

@@ -3,30 +3,33 @@
 //! from the blob store with their content type. Which exist, and their formats, is read from the
 //! file's result (`thumbnails[]`, `converted`), so a request never guesses a key.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::get;
 use fileproc_formats::ImageFormat;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use super::files::completed_result;
+use super::openapi::Binary;
 use crate::auth::Owner;
 use crate::blob::BlobStore;
 use crate::state::AppState;
 
 /// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/files/{file_id}/thumbnail", get(thumbnail))
-        .route("/api/v1/files/{file_id}/converted", get(converted))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(thumbnail))
+        .routes(routes!(converted))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ThumbnailQuery {
     /// One of the sizes the result lists; unset, the first of them (the largest).
     size: Option<u32>,
@@ -39,6 +42,26 @@ struct Picture {
     format: String,
 }
 
+/// A thumbnail of a processed picture or PDF (its first page).
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/thumbnail",
+    tag = "content",
+    params(("file_id" = String, Path, description = "The file's id"), ThumbnailQuery),
+    responses(
+        (status = 200, description = "The picture",
+         content((Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp")),
+         headers(("cache-control" = String, description = "private, max-age=86400"))),
+        (status = 400, description = "Not one of the sizes made (`invalid_size`), or a bad query", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
+        (status = 404, description = "No such file, or no thumbnail (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn thumbnail(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -79,6 +102,24 @@ async fn thumbnail(
     stream_picture(&state, &key, format).await
 }
 
+/// The WebP conversion of a processed picture, when `processing.image` asked for one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/converted",
+    tag = "content",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The picture", content((Binary = "image/webp"), (Binary = "image/jpeg"), (Binary = "image/png")),
+         headers(("cache-control" = String, description = "private, max-age=86400"))),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
+        (status = 404, description = "No such file, or no conversion (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn converted(
     State(state): State<AppState>,
     Owner(owner): Owner,

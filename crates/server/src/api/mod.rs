@@ -6,9 +6,11 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod images;
+pub mod openapi;
 pub mod pprof;
 pub mod progress;
 pub mod records;
+pub mod schemas;
 pub mod tus;
 pub mod uploads;
 pub mod view;
@@ -19,20 +21,18 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
 use crate::state::AppState;
 use crate::telemetry::request;
 
-/// The whole API over `state`: every route but the health probes and `/metrics` behind
-/// authentication and rate limits ([`crate::auth::authenticate`]), CORS as configured, security
-/// headers on every response, every request counted ([`crate::metrics::http::track`]).
-///
-/// # Errors
-/// `security.cors.allowed_origins` holds `*` while auth is on, or an origin that is not a
-/// valid header value.
-pub fn router(state: AppState) -> Result<Router, String> {
-    let cors = cors(&state)?;
-    let mut protected = Router::new()
-        .merge(files::router(&state))
+/// Every route of the API with its entry in the OpenAPI document ([`openapi`]): the protected
+/// groups behind authentication and rate limits, the probes and the document outside. Routes
+/// are added here and only here, each through `routes!`, so that none escapes the document.
+pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
+    let mut protected = OpenApiRouter::new()
+        .merge(files::router(state))
         .merge(uploads::router())
         .merge(tus::router())
         .merge(download::router())
@@ -46,13 +46,29 @@ pub fn router(state: AppState) -> Result<Router, String> {
         state.clone(),
         crate::auth::authenticate,
     ));
-    let mut app = protected.merge(health::router());
+    let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(protected)
+        .merge(health::router())
+        .merge(openapi::router());
     // Outside auth, like the probes; with its own port it is served there only.
     let monitoring = &state.settings.monitoring;
     if monitoring.metrics_enabled && monitoring.metrics_port.is_none() {
-        app = app.merge(crate::metrics::http::router());
+        api = api.merge(crate::metrics::http::router());
     }
-    let mut app = app
+    api
+}
+
+/// The whole API over `state`: every route but the health probes, the document and `/metrics`
+/// behind authentication and rate limits ([`crate::auth::authenticate`]), CORS as configured,
+/// security headers on every response, every request counted
+/// ([`crate::metrics::http::track`]).
+///
+/// # Errors
+/// `security.cors.allowed_origins` holds `*` while auth is on, or an origin that is not a
+/// valid header value.
+pub fn router(state: AppState) -> Result<Router, String> {
+    let cors = cors(&state)?;
+    let mut app: Router<AppState> = openapi::finish(api_router(&state))
         .fallback(|| async { error::ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed });
     if let Some(cors) = cors {

@@ -10,15 +10,15 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::Query;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use pprof::protos::Message as _;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Samples per second (Go's runtime/pprof rate).
@@ -34,13 +34,16 @@ const BLOCKLIST: [&str; 4] = ["libc", "libgcc", "pthread", "vdso"];
 /// Set while a profile is being taken.
 static PROFILING: AtomicBool = AtomicBool::new(false);
 
-/// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/debug/pprof/profile", get(profile))
+/// The routes of this group (routed only when profiling is enabled).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(profile))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProfileQuery {
+    /// How long to sample, in seconds: 1 to 300. Default 30.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 300, example = 1)]
     seconds: Option<String>,
 }
 
@@ -53,6 +56,23 @@ impl Drop for Running {
     }
 }
 
+/// A CPU profile of the whole process, sampled at 100 Hz for `seconds`, in pprof's protobuf
+/// format (read by `go tool pprof` and `pprof`). Only in the document and served when
+/// `MONITORING_PPROF_ENABLED=true`.
+#[utoipa::path(
+    get,
+    path = "/debug/pprof/profile",
+    tag = "operations",
+    params(ProfileQuery),
+    responses(
+        (status = 200, description = "The profile (`profile.proto`, uncompressed)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "`seconds` is not 1 to 300 (`invalid_parameter`)", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 409, description = "Another profile is being taken (`profile_in_progress`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn profile(Query(query): Query<ProfileQuery>) -> Result<Response, ApiError> {
     let seconds = match query.seconds.as_deref() {
         None => DEFAULT_SECONDS,

@@ -9,21 +9,23 @@
 //! reading never holds anything up, since events reach it through its own subscription
 //! (see [`crate::events::watch`]).
 
-use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
+use super::schemas::SseEvent;
 use crate::auth::Owner;
 use crate::catalog::CatalogError;
 use crate::events::Event;
@@ -32,14 +34,16 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ws", get(websocket))
-        .route("/api/v1/files/{file_id}/events", get(server_sent_events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(websocket))
+        .routes(routes!(server_sent_events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WsQuery {
+    /// Only this file's events; unset, every file of the caller.
     file_id: Option<String>,
 }
 
@@ -79,6 +83,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     }
 }
 
+/// Live progress over a WebSocket: one JSON frame per event (`DESIGN.md` section 5).
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "progress",
+    params(
+        WsQuery,
+        ("token" = Option<String>, Query, description = "The credential (API key or JWT) for clients that cannot set headers"),
+        ("Upgrade" = String, Header, description = "websocket"),
+        ("Connection" = String, Header, description = "Upgrade"),
+        ("Sec-WebSocket-Key" = String, Header, description = "RFC 6455"),
+        ("Sec-WebSocket-Version" = String, Header, description = "13"),
+    ),
+    responses(
+        (status = 101, description = "Switched to WebSocket; then frames of `ProgressEvent`"),
+        (status = 400, description = "Not a WebSocket upgrade (`websocket_upgrade_required`) or a bad file id (`invalid_file_id`)", body = ErrorBody,
+         example = json!({"error": "Connection header did not include 'upgrade': connect with a WebSocket client", "code": "websocket_upgrade_required"})),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "`websocket.max_connections` reached (`not_ready`)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn websocket(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -230,6 +257,28 @@ async fn send(
     sent
 }
 
+/// One file's progress as Server-Sent Events: each event is named by its `type`, its data the
+/// JSON frame (`ProgressEvent`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/events",
+    tag = "progress",
+    params(
+        ("file_id" = String, Path, description = "The file's id"),
+        ("token" = Option<String>, Query, description = "The credential (API key or JWT) for clients that cannot set headers"),
+    ),
+    responses(
+        (status = 200, description = "An event stream (open until the client leaves); each \
+            event is named by its type, its `data:` a `ProgressEvent`",
+         content_type = "text/event-stream", body = SseEvent),
+        (status = 400, description = "Not a file id (`invalid_file_id`)", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such file, or not the caller's (`not_found`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "`websocket.max_connections` reached (`not_ready`)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn server_sent_events(
     State(state): State<AppState>,
     Owner(owner): Owner,

@@ -2,18 +2,20 @@
 //! (`sheet`, by name; the first sheet by default), paged (`offset`, `limit`), as JSON or NDJSON
 //! (`format=ndjson` or `Accept: application/x-ndjson`).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use fileproc_formats::csv::{ColumnSummary, typed_record};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use super::files::ensure_completed;
+use super::openapi::Binary;
 use crate::auth::Owner;
 use crate::state::AppState;
 
@@ -21,8 +23,8 @@ use crate::state::AppState;
 const MAX_LIMIT: u64 = 10_000;
 
 /// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/files/{file_id}/records", get(records))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(records))
 }
 
 /// The part of a stored result that locates and types records: the columns of a CSV, the
@@ -103,15 +105,67 @@ fn locate(stored: TabularResult, sheet: Option<&str>, csv_total: u64) -> Result<
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RecordsQuery {
+    /// Records to skip (default 0).
     offset: Option<u64>,
+    /// Records per page, 1 to 10000 (default 100).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u64>,
+    /// `json` (default) or `ndjson`; unset, `Accept: application/x-ndjson` asks for NDJSON.
     format: Option<String>,
     /// The sheet of an XLSX, by name; a CSV has one table.
     sheet: Option<String>,
 }
 
+/// A page of records as JSON.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Built with `json!` by `records`; here for the document.
+struct RecordsPage {
+    file_id: String,
+    /// The sheet's name for an XLSX; null for a CSV.
+    sheet: Option<String>,
+    offset: u64,
+    limit: u64,
+    /// Records in the table.
+    total: u64,
+    /// The `offset` of the next page; null on the last one.
+    next_offset: Option<u64>,
+    /// Header → typed value for a CSV; the sheet's row objects for an XLSX.
+    #[schema(value_type = Vec<Object>)]
+    records: Vec<Value>,
+}
+
+/// The typed records of a completed CSV, or of one sheet of an XLSX, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/records",
+    tag = "content",
+    params(
+        ("file_id" = String, Path, description = "The file's id"),
+        RecordsQuery,
+        ("Accept" = Option<String>, Header, description = "`application/x-ndjson` for NDJSON when `format` is unset"),
+    ),
+    responses(
+        (status = 200, description = "A page of records: JSON, or NDJSON (one record a line)",
+         content(
+            (RecordsPage = "application/json"),
+            (Binary = "application/x-ndjson"),
+         ),
+         headers(("x-total-count" = u64, description = "NDJSON only: records in the table"))),
+        (status = 400, description = "A bad query, a sheet that is not there, or a type without records \
+            (`invalid_query`, `unknown_sheet`, `no_records`)", body = ErrorBody,
+         example = json!({"error": "this file type has no records", "code": "no_records"})),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such file, or not the caller's (`not_found`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
+        (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn records(
     State(state): State<AppState>,
     Owner(owner): Owner,

@@ -4,18 +4,19 @@
 //! An upload's URL is `/api/v1/tus/{file_id}`: the id is the file's, for the rest of the API.
 //! The headers are read and written here; the semantics are in `ingest::tus`.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use base64::Engine;
 use std::time::{Duration, UNIX_EPOCH};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
+use super::openapi::Binary;
 use crate::auth::Owner;
 use crate::catalog::UploadRecord;
 use crate::ingest::resumable;
@@ -46,17 +47,11 @@ const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
 
 /// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tus", post(create).options(options))
-        .route("/api/v1/tus/", post(create).options(options))
-        .route(
-            "/api/v1/tus/{file_id}",
-            axum::routing::head(head)
-                .patch(patch)
-                .delete(terminate)
-                .options(options),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, options))
+        .routes(routes!(create_slash, options_slash))
+        .routes(routes!(head, patch, terminate, options_upload))
         .layer(middleware::from_fn(tus_resumable))
 }
 
@@ -98,6 +93,21 @@ async fn tus_resumable(request: Request, next: Next) -> Response {
     response
 }
 
+/// The server's tus capabilities (tus 1.0.0 core, OPTIONS); no `Tus-Resumable` needed.
+#[utoipa::path(
+    options,
+    path = "/api/v1/tus",
+    tag = "tus",
+    responses(
+        (status = 204, description = "The capabilities", headers(
+            ("tus-resumable" = String, description = "1.0.0"),
+            ("tus-version" = String, description = "1.0.0"),
+            ("tus-extension" = String, description = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"),
+            ("tus-max-size" = u64, description = "`server.max_upload_size`, bytes"),
+            ("tus-checksum-algorithm" = String, description = "sha1,sha256,md5 as supported"),
+        )),
+    ),
+)]
 async fn options(State(state): State<AppState>) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
@@ -185,6 +195,43 @@ fn checksum(headers: &HeaderMap) -> Result<Option<(ChecksumAlgorithm, Vec<u8>)>,
     Ok(Some((algorithm, digest)))
 }
 
+/// Create an upload (tus creation, creation-with-upload, creation-defer-length): the body, if
+/// any, is its first bytes.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tus",
+    tag = "tus",
+    params(
+        ("Tus-Resumable" = String, Header, description = "1.0.0", example = "1.0.0"),
+        ("Upload-Length" = Option<u64>, Header, description = "The file's size in bytes; or send `Upload-Defer-Length: 1`"),
+        ("Upload-Defer-Length" = Option<String>, Header, description = "`1`: the length comes with a later PATCH"),
+        ("Upload-Metadata" = Option<String>, Header, description = "Comma-separated `key base64(value)` pairs: `filename`, `filetype`, `auto_process`, ..., at most 4096 bytes"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`<algorithm> <Base64 digest>` of the body"),
+    ),
+    request_body(content = Option<Binary>, content_type = "application/offset+octet-stream",
+        description = "creation-with-upload: the first bytes"),
+    responses(
+        (status = 201, description = "Created", headers(
+            ("location" = String, description = "The upload's URL, /api/v1/tus/{file_id}"),
+            ("upload-offset" = u64, description = "Bytes received"),
+            ("upload-length" = u64, description = "The declared length (absent when deferred)"),
+            ("upload-defer-length" = String, description = "1 when the length is deferred"),
+            ("upload-expires" = String, description = "HTTP date after which the upload is removed"),
+            ("tus-resumable" = String, description = "1.0.0"),
+        )),
+        (status = 400, description = "Missing or bad tus headers (`invalid_header`, `invalid_metadata`, `invalid_checksum`, `unsupported_extension`)",
+         body = ErrorBody, example = json!({"error": "send Upload-Length, or Upload-Defer-Length: 1 to give it later, not both", "code": "invalid_header"})),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody,
+         headers(("tus-version" = String, description = "1.0.0"))),
+        (status = 413, description = "`Upload-Length` above `server.max_upload_size`, or the body past it", body = ErrorBody),
+        (status = 415, description = "A body that is not application/offset+octet-stream (`invalid_content_type`), or a refused type", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 460, description = "The body does not match `Upload-Checksum` (`checksum_mismatch`)", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -256,6 +303,33 @@ async fn create(
     Ok((StatusCode::CREATED, response_headers).into_response())
 }
 
+/// The upload's offset (tus core HEAD), to resume.
+#[utoipa::path(
+    head,
+    path = "/api/v1/tus/{file_id}",
+    tag = "tus",
+    params(
+        ("file_id" = String, Path, description = "The upload's (and the file's) id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0", example = "1.0.0"),
+    ),
+    responses(
+        (status = 200, description = "The upload's state (no body)", headers(
+            ("upload-offset" = u64, description = "Bytes received"),
+            ("upload-length" = u64, description = "The declared length (absent when deferred)"),
+            ("upload-defer-length" = String, description = "1 when the length is deferred"),
+            ("upload-expires" = String, description = "HTTP date after which the upload is removed"),
+            ("upload-metadata" = String, description = "As sent at creation"),
+            ("cache-control" = String, description = "no-store"),
+            ("tus-resumable" = String, description = "1.0.0"),
+        )),
+        (status = 400, description = "Not an upload id (`invalid_path`)"),
+        (status = 401, description = "No or bad credentials"),
+        (status = 404, description = "No such upload"),
+        (status = 412, description = "`Tus-Resumable` is not 1.0.0"),
+        (status = 429, description = "Rate limited"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn head(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -287,6 +361,38 @@ async fn head(
     Ok((StatusCode::OK, headers).into_response())
 }
 
+/// Append bytes at `Upload-Offset` (tus core PATCH); the last bytes complete the file.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tus/{file_id}",
+    tag = "tus",
+    params(
+        ("file_id" = String, Path, description = "The upload's (and the file's) id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0", example = "1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "Where these bytes go: the offset HEAD gave"),
+        ("Upload-Length" = Option<u64>, Header, description = "The length, once, for a deferred upload"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`<algorithm> <Base64 digest>` of the body"),
+    ),
+    request_body(content = Binary, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored", headers(
+            ("upload-offset" = u64, description = "The new offset"),
+            ("upload-expires" = String, description = "HTTP date after which the upload is removed"),
+            ("tus-resumable" = String, description = "1.0.0"),
+        )),
+        (status = 400, description = "Missing or bad headers (`invalid_header`, `invalid_checksum`, `invalid_length`)", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
+        (status = 409, description = "`Upload-Offset` is not the upload's, or the upload is locked or complete (`offset_mismatch`, `upload_locked`)", body = ErrorBody),
+        (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody),
+        (status = 413, description = "Bytes past `Upload-Length` (`length_exceeded`)", body = ErrorBody),
+        (status = 415, description = "Not application/offset+octet-stream (`invalid_content_type`), or a refused type", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 460, description = "The body does not match `Upload-Checksum` (`checksum_mismatch`)", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn patch(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -341,6 +447,27 @@ async fn timed_append(
     appended
 }
 
+/// Remove an unfinished upload (tus termination).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tus/{file_id}",
+    tag = "tus",
+    params(
+        ("file_id" = String, Path, description = "The upload's (and the file's) id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0", example = "1.0.0"),
+    ),
+    responses(
+        (status = 204, description = "Removed", headers(("tus-resumable" = String, description = "1.0.0"))),
+        (status = 400, description = "Not an upload id (`invalid_path`)", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The upload is complete (`upload_finished`) or locked (`upload_locked`)", body = ErrorBody),
+        (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn terminate(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -364,4 +491,75 @@ async fn terminate(
                 .into(),
         }),
     }
+}
+
+/// `POST /api/v1/tus/`: as `POST /api/v1/tus` (clients differ on the trailing slash).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tus/",
+    tag = "tus",
+    params(
+        ("Tus-Resumable" = String, Header, description = "1.0.0", example = "1.0.0"),
+        ("Upload-Length" = Option<u64>, Header, description = "The file's size in bytes; or send `Upload-Defer-Length: 1`"),
+        ("Upload-Defer-Length" = Option<String>, Header, description = "`1`: the length comes with a later PATCH"),
+        ("Upload-Metadata" = Option<String>, Header, description = "Comma-separated `key base64(value)` pairs"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`<algorithm> <Base64 digest>` of the body"),
+    ),
+    request_body(content = Option<Binary>, content_type = "application/offset+octet-stream",
+        description = "creation-with-upload: the first bytes"),
+    responses(
+        (status = 201, description = "Created; as `POST /api/v1/tus`", headers(
+            ("location" = String, description = "The upload's URL, /api/v1/tus/{file_id}"),
+            ("upload-offset" = u64, description = "Bytes received"),
+            ("tus-resumable" = String, description = "1.0.0"),
+        )),
+        (status = 400, description = "Missing or bad tus headers", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody),
+        (status = 413, description = "Too large", body = ErrorBody),
+        (status = 415, description = "A body that is not application/offset+octet-stream", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 460, description = "The body does not match `Upload-Checksum`", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+async fn create_slash(
+    state: State<AppState>,
+    owner: Owner,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    create(state, owner, headers, body).await
+}
+
+/// `OPTIONS /api/v1/tus/`: as `OPTIONS /api/v1/tus`.
+#[utoipa::path(
+    options,
+    path = "/api/v1/tus/",
+    tag = "tus",
+    responses((status = 204, description = "The capabilities, as `OPTIONS /api/v1/tus`", headers(
+        ("tus-version" = String, description = "1.0.0"),
+        ("tus-extension" = String, description = "The extensions supported"),
+        ("tus-max-size" = u64, description = "Bytes"),
+    ))),
+)]
+async fn options_slash(state: State<AppState>) -> Response {
+    options(state).await
+}
+
+/// `OPTIONS /api/v1/tus/{file_id}`: as `OPTIONS /api/v1/tus`.
+#[utoipa::path(
+    options,
+    path = "/api/v1/tus/{file_id}",
+    tag = "tus",
+    params(("file_id" = String, Path, description = "The upload's id")),
+    responses((status = 204, description = "The capabilities, as `OPTIONS /api/v1/tus`", headers(
+        ("tus-version" = String, description = "1.0.0"),
+        ("tus-extension" = String, description = "The extensions supported"),
+        ("tus-max-size" = u64, description = "Bytes"),
+    ))),
+)]
+async fn options_upload(state: State<AppState>) -> Response {
+    options(state).await
 }

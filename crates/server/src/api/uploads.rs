@@ -1,16 +1,19 @@
 //! `/api/v1/files/upload/...`: the chunked upload API (`DESIGN.md` section 2); the work is in
 //! `ingest::chunked`.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
+use super::openapi::Binary;
 use super::view::{FileView, rfc3339, websocket_url};
 use crate::auth::Owner;
 use crate::ingest::chunked::{self, CompleteRequest, InitRequest, Layout, PartView};
@@ -18,17 +21,21 @@ use crate::ingest::resumable;
 use crate::state::AppState;
 
 /// The routes of this group.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/files/upload/init", post(init))
-        .route("/api/v1/files/upload/{file_id}/chunk", put(put_chunk))
-        .route("/api/v1/files/upload/{file_id}/parts", get(list_parts))
-        .route("/api/v1/files/upload/{file_id}/complete", post(complete))
-        .route("/api/v1/files/upload/{file_id}", delete(abort))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(init))
+        .routes(routes!(put_chunk))
+        .routes(routes!(list_parts))
+        .routes(routes!(complete))
+        .routes(routes!(abort))
 }
 
 /// The answer to `init`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"file_id": "0192f0c4-1d2e-7c3b-9a1d-6f0e2b7c8d90",
+    "upload_id": "0192f0c4-1d2f-7c3b-9a1d-6f0e2b7c8d92", "chunk_size": 5242880, "total_chunks": 3,
+    "expires_at": "2026-01-02T00:00:00.000Z",
+    "websocket_url": "ws://localhost:8080/ws?file_id=0192f0c4-1d2e-7c3b-9a1d-6f0e2b7c8d90"}))]
 struct InitResponse {
     file_id: String,
     upload_id: String,
@@ -51,6 +58,25 @@ fn json_body<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
 }
 
+/// Start a chunked upload: the file row is `uploading` until `complete`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/files/upload/init",
+    tag = "chunked",
+    request_body(content = InitRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Started", body = InitResponse),
+        (status = 400, description = "Not the JSON asked for, a bad name, size or chunk size \
+            (`invalid_json`, `invalid_filename`, `invalid_chunk_size`, `invalid_metadata`...)",
+         body = ErrorBody, example = json!({"error": "missing field `size`", "code": "invalid_json"})),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 413, description = "`size` is above `server.max_upload_size` (`file_too_large`)",
+         body = ErrorBody),
+        (status = 415, description = "The name's type is not accepted", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn init(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -73,12 +99,38 @@ async fn init(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChunkQuery {
+    /// The `upload_id` from `init`.
     upload_id: String,
+    /// 1-based; re-sending a part replaces it.
     chunk_number: i64,
 }
 
+/// Store one part (raw bytes); every part but the last is `chunk_size` bytes.
+#[utoipa::path(
+    put,
+    path = "/api/v1/files/upload/{file_id}/chunk",
+    tag = "chunked",
+    params(("file_id" = String, Path, description = "The file's id from `init`"), ChunkQuery),
+    request_body(content = Binary, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Stored", body = PartView,
+         headers(("etag" = String, description = "The part's ETag, as in the body"))),
+        (status = 400, description = "A bad query, part number or part size \
+            (`invalid_query`, `invalid_chunk_number`, `size_mismatch`, `incomplete_body`)",
+         body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The upload is locked or finished (`upload_locked`...)",
+         body = ErrorBody),
+        (status = 413, description = "Too large", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn put_chunk(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -110,13 +162,15 @@ async fn put_chunk(
     Ok(([(header::ETAG, part.etag.clone())], Json(part)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
+    /// The `upload_id` from `init`.
     upload_id: String,
 }
 
 /// The answer to `parts`: the upload's layout and what arrived.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PartsResponse {
     file_id: String,
     upload_id: String,
@@ -130,6 +184,23 @@ struct PartsResponse {
     parts: Vec<PartView>,
 }
 
+/// The upload's layout and the parts received so far, to resume.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/upload/{file_id}/parts",
+    tag = "chunked",
+    params(("file_id" = String, Path, description = "The file's id from `init`"), UploadQuery),
+    responses(
+        (status = 200, description = "The parts", body = PartsResponse),
+        (status = 400, description = "No `upload_id` (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The upload is complete: the file is stored \
+            (`upload_finished`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn list_parts(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -151,6 +222,29 @@ async fn list_parts(
     }))
 }
 
+/// Assemble the parts into the file (ETags and sizes checked) and queue it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/files/upload/{file_id}/complete",
+    tag = "chunked",
+    params(("file_id" = String, Path, description = "The file's id from `init`")),
+    request_body(content = CompleteRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The file", body = FileView),
+        (status = 400, description = "Bad JSON, or parts missing, out of order or with other \
+            ETags (`invalid_json`, `invalid_part`, `invalid_part_order`, `size_mismatch`)",
+         body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The upload is locked (`upload_locked`)", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The bytes are not an accepted type, or not the name's \
+            (`type_mismatch`...)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn complete(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -165,6 +259,23 @@ async fn complete(
     Ok(Json(FileView::new(file, state.blobs.bucket(), url)))
 }
 
+/// Abort the upload; its parts are removed.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/files/upload/{file_id}",
+    tag = "chunked",
+    params(("file_id" = String, Path, description = "The file's id from `init`"), UploadQuery),
+    responses(
+        (status = 204, description = "Aborted"),
+        (status = 400, description = "No `upload_id` (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "No or bad credentials", body = ErrorBody),
+        (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The upload is locked (`upload_locked`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 async fn abort(
     State(state): State<AppState>,
     Owner(owner): Owner,

@@ -14,7 +14,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 /// Where a file's bytes are.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StorageInfo {
     pub bucket: String,
     pub key: String,
@@ -24,27 +24,43 @@ pub struct StorageInfo {
 }
 
 /// A failure shown on a file.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FileErrorView {
     pub code: String,
     pub message: String,
 }
 
 /// The file object.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "file_id": "0192f0c4-1d2e-7c3b-9a1d-6f0e2b7c8d90", "filename": "people.csv",
+    "file_type": "csv", "content_type": "text/csv", "size": 33,
+    "sha256": "4f2b8e1c0d9a7b6e5f4a3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f",
+    "status": "queued", "progress": 0.0, "purpose": null, "metadata": {},
+    "uploaded_at": "2026-01-01T00:00:00.000Z", "processed_at": null,
+    "storage_info": {"bucket": "local", "key": "files/2026/01/01/0192f0c4-1d2e-7c3b-9a1d-6f0e2b7c8d90/original",
+                     "size": 33, "content_type": "text/csv"},
+    "error": null, "virus_scan": null,
+    "websocket_url": "ws://localhost:8080/ws?file_id=0192f0c4-1d2e-7c3b-9a1d-6f0e2b7c8d90"
+}))]
 pub struct FileView {
     pub file_id: String,
     pub filename: String,
+    /// `csv`, `pdf`, `docx`, `xlsx`, `jpeg`, `png` or `webp` (decided from the bytes); empty
+    /// while a resumable upload is still `uploading`.
     pub file_type: String,
     pub content_type: String,
     /// Bytes.
     pub size: i64,
-    /// Hex SHA-256 of the bytes.
+    /// Hex SHA-256 of the bytes (empty while `uploading`).
     pub sha256: String,
+    /// `uploading`, `pending`, `queued`, `processing`, `completed`, `failed` or `quarantined`.
     pub status: String,
     /// 0..1.
     pub progress: f64,
     pub purpose: Option<String>,
+    /// The JSON object the client gave at upload (null if none could be read).
+    #[schema(value_type = Object, nullable = true)]
     pub metadata: Value,
     pub uploaded_at: String,
     pub processed_at: Option<String>,
@@ -52,20 +68,24 @@ pub struct FileView {
     pub error: Option<FileErrorView>,
     /// The outcome of the file's virus scan (`scan::VirusScan`: `status`, `clean`, `threats`,
     /// `scanned_at`, `scanner`, `reason`); null when it was never scanned.
+    #[schema(value_type = Option<Object>)]
     pub virus_scan: Option<Value>,
+    /// Where to watch its progress (`GET /ws?file_id=`).
     pub websocket_url: String,
 }
 
 /// A file's processing status.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusView {
     pub file_id: String,
+    /// As the file object's `status`.
     pub status: String,
     /// 0..1.
     pub progress: f64,
     pub step: Option<String>,
     pub message: Option<String>,
     pub error: Option<FileErrorView>,
+    /// RFC 3339.
     pub updated_at: String,
 }
 

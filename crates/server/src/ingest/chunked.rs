@@ -24,8 +24,10 @@ pub const MAX_CHUNK_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 pub const MAX_PARTS: u64 = 10_000;
 
 /// `POST /api/v1/files/upload/init`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"filename": "big.csv", "size": 12582912, "content_type": "text/csv",
+    "chunk_size": 5242880}))]
 pub struct InitRequest {
     /// The file's name; its extension must name an accepted type.
     pub filename: String,
@@ -44,25 +46,26 @@ pub struct InitRequest {
     pub purpose: Option<String>,
     /// A JSON object kept with the file.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 
 /// A part as a client names it at `complete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompletedPart {
     pub part_number: i64,
     pub etag: String,
 }
 
 /// `POST /api/v1/files/upload/{file_id}/complete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompleteRequest {
     pub upload_id: String,
     pub parts: Vec<CompletedPart>,
 }
 
 /// A stored part as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PartView {
     pub part_number: i64,
     /// The quoted hex MD5 of the part.

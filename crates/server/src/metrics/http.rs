@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics::Label;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::names;
 use crate::state::AppState;
@@ -66,6 +66,21 @@ impl Drop for InFlight<'_> {
 
 /// `GET /metrics`: every series in the Prometheus text format, the queue depth read from the
 /// catalog first (a failed read leaves the last value, logged).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "Every series in the Prometheus text exposition format 0.0.4: the \
+                       fileproc_* metrics (HTTP, uploads, processing, queue, workers, storage, \
+                       caches, WebSocket, virus scans, readiness) and the process_* collector. \
+                       Served on `METRICS_PORT` instead when that is set.",
+        content_type = "text/plain; version=0.0.4; charset=utf-8",
+        body = String,
+        example = "# TYPE fileproc_queue_depth gauge\nfileproc_queue_depth 0\n",
+    )),
+)]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(QUEUE_DEPTH_TIMEOUT, state.catalog.queued_jobs()).await {
         Ok(Ok(jobs)) => state.metrics.set_queue_depth(jobs),
@@ -80,7 +95,8 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `/metrics` alone: the route added to the main router, or the whole app of the metrics port.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+/// `/metrics` alone: the route added to the main router (and its document), or the whole app
+/// of the metrics port.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(scrape))
 }

@@ -10,6 +10,7 @@ mod encryption;
 mod files;
 mod formats;
 mod metrics;
+mod openapi;
 mod progress;
 mod scan;
 mod telemetry;

@@ -10,7 +10,6 @@ pub mod logs;
 pub mod request;
 pub mod traces;
 
-use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -41,20 +40,22 @@ impl Drop for Telemetry {
 /// A trace exporter that cannot be built is logged as an error and left out: the service runs
 /// without trace export rather than not at all.
 pub fn init(settings: &MonitoringSettings) -> Telemetry {
-    let mut layers = vec![logs::layer(settings)];
-    let mut exporter = None;
-    let mut export_failed = None;
-    if settings.tracing_enabled {
+    let (exporter, export_failed) = if settings.tracing_enabled {
         match traces::Exporter::start(settings) {
-            Ok(started) => {
-                layers.push(started.layer().with_filter(traces::filter()).boxed());
-                exporter = Some(started);
-            }
-            Err(e) => export_failed = Some(e),
+            Ok(started) => (Some(started), None),
+            Err(e) => (None, Some(e)),
         }
-    }
+    } else {
+        (None, None)
+    };
+    // One filter in front of every layer (see `logs::Filter`); an absent trace layer is `None`.
+    let trace_layer = exporter
+        .as_ref()
+        .map(|started| tracing_opentelemetry::layer().with_tracer(started.tracer()));
     let installed = tracing_subscriber::registry()
-        .with(layers)
+        .with(logs::Filter::new(settings))
+        .with(logs::layer(settings))
+        .with(trace_layer)
         .try_init()
         .is_ok();
     if !installed {

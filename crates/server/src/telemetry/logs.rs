@@ -9,8 +9,12 @@
 //! What must not reach a log: secrets (credentials are never fields; the request span holds the
 //! path without its query, since `?token=` may carry a credential) and file contents.
 
-use tracing_subscriber::filter::{EnvFilter, FilterExt as _, filter_fn};
-use tracing_subscriber::registry::Registry;
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber, span};
+use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, fmt};
 
 use crate::config::{LogFormat, MonitoringSettings};
@@ -18,21 +22,11 @@ use crate::config::{LogFormat, MonitoringSettings};
 /// A library target whose warnings are noise at the default levels.
 const NOISY_TARGET: &str = "pdf_extract";
 
-/// The log layer the settings ask for, with its filter.
-pub fn layer(settings: &MonitoringSettings) -> Box<dyn Layer<Registry> + Send + Sync> {
-    let mut filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(settings.log_filter().unwrap_or_else(|| "info".into())));
-    // pdf-extract warns once per unknown glyph (hundreds of lines for one PDF); only its errors
-    // are worth a log line, unless the filter asks for it by name.
-    if !filter.to_string().contains(NOISY_TARGET)
-        && let Ok(directive) = format!("{NOISY_TARGET}=error").parse()
-    {
-        filter = filter.add_directive(directive);
-    }
-    // This crate's spans are always recorded (they write no line of their own), so their
-    // fields reach every line written inside them at any level.
-    let own_spans = filter_fn(|meta| meta.is_span() && meta.target().starts_with("fileproc"));
-    let filter = filter.or(own_spans);
+/// The log layer the settings ask for (unfiltered: [`Filter`] decides for every layer).
+pub fn layer<S>(settings: &MonitoringSettings) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     let base = fmt::layer().with_writer(std::io::stderr);
     match settings.log_format {
         LogFormat::Json => base
@@ -40,9 +34,87 @@ pub fn layer(settings: &MonitoringSettings) -> Box<dyn Layer<Registry> + Send + 
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(true)
-            .with_filter(filter)
             .boxed(),
-        LogFormat::Text => base.with_filter(filter).boxed(),
+        LogFormat::Text => base.boxed(),
+    }
+}
+
+/// What is recorded at all, for logs and traces alike: what `monitoring.log_level` (or
+/// `RUST_LOG`) enables, and this crate's spans at `info` and above whatever the level. The
+/// spans write no line of their own; their fields reach every line written inside them, and
+/// they are what traces are made of.
+///
+/// One filter for the whole stack, not one per layer: per-layer filters lose spans when there
+/// are two of them (seen here on the production stack; see also
+/// https://github.com/tokio-rs/tracing/issues/2929).
+pub struct Filter {
+    env: EnvFilter,
+}
+
+impl Filter {
+    /// The filter of `settings` (`RUST_LOG` wins over `monitoring.log_level` when set).
+    pub fn new(settings: &MonitoringSettings) -> Filter {
+        let mut env = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new(settings.log_filter().unwrap_or_else(|| "info".into()))
+        });
+        // pdf-extract warns once per unknown glyph (hundreds of lines for one PDF); only its
+        // errors are worth a log line, unless the filter asks for it by name.
+        if !env.to_string().contains(NOISY_TARGET)
+            && let Ok(directive) = format!("{NOISY_TARGET}=error").parse()
+        {
+            env = env.add_directive(directive);
+        }
+        Filter { env }
+    }
+}
+
+/// One of this crate's spans at `info` or above.
+fn own_span(meta: &Metadata<'_>) -> bool {
+    meta.is_span() && meta.target().starts_with("fileproc") && *meta.level() <= tracing::Level::INFO
+}
+
+impl<S> Layer<S> for Filter
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if own_span(meta) {
+            Interest::always()
+        } else {
+            <EnvFilter as Layer<S>>::register_callsite(&self.env, meta)
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        own_span(meta) || self.env.enabled(meta, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.env
+            .max_level_hint()
+            .map(|hint| hint.max(LevelFilter::INFO))
+    }
+
+    // The span hooks keep the filter's span-scoped directives (`[span{field=value}]=debug`)
+    // working.
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        self.env.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        self.env.on_record(id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        self.env.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
+        self.env.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        self.env.on_close(id, ctx);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Traces: this crate's spans (requests, jobs, storage calls) exported over OTLP/HTTP with
 //! protobuf bodies (the OpenTelemetry protocol, `POST {endpoint}/v1/traces`; a collector's port
 //! 4318) when `monitoring.tracing_enabled`, sampled at `monitoring.tracing_sample_rate` (parent
-//! based: a request that arrives with a sampled W3C `traceparent` is always kept).
+//! based: a request that arrives with a sampled W3C `traceparent` is always kept). Log lines
+//! written inside a span (at `monitoring.log_level`) go with it as span events.
 //!
 //! A job runs long after the request that queued it, often on another instance. The queueing
 //! request's trace context travels with the job through the catalog as a W3C `traceparent`
@@ -16,9 +17,6 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
-use tracing_subscriber::registry::Registry;
 
 use crate::config::MonitoringSettings;
 
@@ -90,10 +88,10 @@ impl Exporter {
         &self.endpoint
     }
 
-    /// The `tracing` layer that turns this crate's spans into OpenTelemetry spans.
-    pub fn layer(&self) -> Box<dyn Layer<Registry> + Send + Sync> {
-        let tracer = self.provider.tracer("fileproc");
-        tracing_opentelemetry::layer().with_tracer(tracer).boxed()
+    /// The tracer for the `tracing` layer that turns this crate's spans into OpenTelemetry
+    /// spans.
+    pub fn tracer(&self) -> opentelemetry_sdk::trace::SdkTracer {
+        self.provider.tracer("fileproc")
     }
 
     /// Send what is still batched and stop.
@@ -103,19 +101,6 @@ impl Exporter {
             eprintln!("fileproc: flushing traces on shutdown failed: {e}");
         }
     }
-}
-
-/// What the trace layer sees: this crate's spans at info and above (requests, jobs, storage
-/// calls), and warnings and errors, which become events on the span they happen in. Other log
-/// lines stay out of traces.
-pub fn filter() -> impl tracing_subscriber::layer::Filter<Registry> {
-    filter_fn(|meta| {
-        if meta.is_span() {
-            meta.target().starts_with("fileproc") && *meta.level() <= tracing::Level::INFO
-        } else {
-            *meta.level() <= tracing::Level::WARN
-        }
-    })
 }
 
 /// The OTLP/HTTP traces URL of `endpoint`: as given when it has a path, else with

@@ -41,6 +41,7 @@ pub use formats::{ArchiveSettings, CsvSettings, ImageSettings, PdfSettings};
 pub use load::DEFAULT_CONFIG_PATH;
 pub use units::{format_duration, parse_byte_size, parse_duration};
 pub use urls::CatalogUrl;
+pub(crate) use urls::redact_url;
 
 /// All settings of the service, one section per part (the replaced service's eight sections).
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -66,7 +66,7 @@ pub fn init(settings: &MonitoringSettings) -> Telemetry {
         tracing::error!(error = %e, "traces will not be exported");
     } else if let Some(started) = &exporter {
         tracing::info!(
-            endpoint = %started.endpoint(),
+            endpoint = %crate::config::redact_url(started.endpoint()),
             sample_rate = settings.tracing_sample_rate,
             "exporting traces over OTLP/HTTP"
         );

@@ -88,7 +88,8 @@ pub struct ErrorBody {
     /// `unknown_sheet`, `unsupported_extension`, `websocket_upgrade_required` (400);
     /// `unauthorized` (401); `quarantined` (403); `not_found` (404); `method_not_allowed`
     /// (405); `invalid_state`, `already_processing`, `not_completed`, `offset_mismatch`,
-    /// `upload_finished`, `upload_in_progress`, `upload_locked`, `attempts_exhausted` (409);
+    /// `upload_finished`, `upload_in_progress`, `upload_locked`, `attempts_exhausted`,
+    /// `profile_in_progress` (409);
     /// `unsupported_version` (412); `file_too_large`, `length_exceeded` (413);
     /// `invalid_content_type`, `type_mismatch` and the other type refusals (415);
     /// `range_not_satisfiable` (416); `rate_limited` (429); `checksum_mismatch` (460);

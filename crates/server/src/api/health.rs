@@ -52,7 +52,7 @@ struct Check {
     ok: bool,
     /// Why it is not ok.
     error: Option<String>,
-    /// `cache`: `memory` or `redis`.
+    /// `cache`: `in-process` or `redis`.
     kind: Option<String>,
     /// `workers`: running worker tasks.
     alive: Option<u64>,
@@ -80,7 +80,7 @@ struct Checks {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Built with `json!` by `ready`; here for the document.
 #[schema(example = json!({"status": "ready", "checks": {
-    "catalog": {"ok": true}, "blob_store": {"ok": true}, "cache": {"ok": true, "kind": "memory"},
+    "catalog": {"ok": true}, "blob_store": {"ok": true}, "cache": {"ok": true, "kind": "in-process"},
     "workers": {"ok": true, "alive": 4, "configured": 4}}}))]
 struct Readiness {
     /// `ready`, `degraded` (the cache or clamd is down: still serving) or `not_ready`.

@@ -5,12 +5,13 @@
 //!
 //! Samples are taken 100 times a second by `SIGPROF` (the pprof crate), stacks unwound from
 //! DWARF unwind tables (framehop), for `seconds` (default 30, as Go's handler; 1 to 300).
-//! One profile runs at a time: the sampling timer is process-wide.
+//! One profile runs at a time: the sampling timer is process-wide. A request that goes away (the
+//! client gave up, or the server is stopping) ends its profile within 100 ms.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::extract::Query;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use pprof::protos::Message as _;
@@ -19,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Samples per second (Go's runtime/pprof rate).
@@ -47,12 +49,26 @@ struct ProfileQuery {
     seconds: Option<String>,
 }
 
+/// How often a running profile checks whether its request is gone.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
+
 /// Releases [`PROFILING`] when the profile ends, however it ends.
 struct Running;
 
 impl Drop for Running {
     fn drop(&mut self) {
         PROFILING.store(false, Ordering::Release);
+    }
+}
+
+/// Held by the request: when the request is dropped (the client went away, or the server is
+/// stopping), the sampling thread stops within [`CANCEL_CHECK`] and frees the profile slot,
+/// instead of sampling for the whole `seconds` (which would also hold up the process's exit).
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
@@ -66,14 +82,14 @@ impl Drop for Running {
     params(ProfileQuery),
     responses(
         (status = 200, description = "The profile (`profile.proto`, uncompressed)", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, description = "`seconds` is not 1 to 300 (`invalid_parameter`)", body = ErrorBody),
+        (status = 400, description = "`seconds` is not 1 to 300 (`invalid_query`)", body = ErrorBody),
         (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 409, description = "Another profile is being taken (`profile_in_progress`)", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
-async fn profile(Query(query): Query<ProfileQuery>) -> Result<Response, ApiError> {
+async fn profile(ApiQuery(query): ApiQuery<ProfileQuery>) -> Result<Response, ApiError> {
     let seconds = match query.seconds.as_deref() {
         None => DEFAULT_SECONDS,
         Some(text) => text
@@ -81,7 +97,7 @@ async fn profile(Query(query): Query<ProfileQuery>) -> Result<Response, ApiError
             .ok()
             .filter(|s| (1..=MAX_SECONDS).contains(s))
             .ok_or_else(|| ApiError::BadRequest {
-                code: "invalid_parameter",
+                code: "invalid_query",
                 message: format!(
                     "seconds = {text:?}: expected a whole number from 1 to {MAX_SECONDS}"
                 ),
@@ -97,9 +113,11 @@ async fn profile(Query(query): Query<ProfileQuery>) -> Result<Response, ApiError
         });
     }
     let running = Running;
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(Arc::clone(&cancelled));
     let bytes = tokio::task::spawn_blocking(move || {
         let _running = running;
-        take_profile(Duration::from_secs(seconds))
+        take_profile(Duration::from_secs(seconds), &cancelled)
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("the profiling task failed: {e}")))?
@@ -120,12 +138,19 @@ async fn profile(Query(query): Query<ProfileQuery>) -> Result<Response, ApiError
 
 /// Sample the process for `length` and encode the profile (uncompressed protobuf; the pprof
 /// tools read it as they read the gzipped form).
-fn take_profile(length: Duration) -> Result<Vec<u8>, pprof::Error> {
+fn take_profile(length: Duration, cancelled: &AtomicBool) -> Result<Vec<u8>, pprof::Error> {
     let guard = pprof::ProfilerGuardBuilder::default()
         .frequency(SAMPLE_HZ)
         .blocklist(&BLOCKLIST)
         .build()?;
-    std::thread::sleep(length);
+    let until = std::time::Instant::now() + length;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || cancelled.load(Ordering::Acquire) {
+            break;
+        }
+        std::thread::sleep(left.min(CANCEL_CHECK));
+    }
     let profile = guard.report().build()?.pprof()?;
     Ok(profile.encode_to_vec())
 }

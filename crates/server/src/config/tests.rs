@@ -806,6 +806,8 @@ fn tracing_settings_come_from_env_and_are_checked() {
         "grpc://collector:4317",
         "http://",
         "http://a b",
+        "http://localhost:99999",
+        "http://localhost:0",
     ] {
         let message = err(from_env(&[("TRACING_ENDPOINT", bad)]));
         assert!(
@@ -813,4 +815,16 @@ fn tracing_settings_come_from_env_and_are_checked() {
             "{bad}: {message}"
         );
     }
+    // A credential in the endpoint is not shown.
+    let message = err(from_env(&[(
+        "TRACING_ENDPOINT",
+        "https://user:s3cr3t@collector:70000",
+    )]));
+    assert!(message.contains("user:***@collector"), "{message}");
+    assert!(!message.contains("s3cr3t"), "{message}");
+    let s = from_env(&[("TRACING_ENDPOINT", "http://[::1]:4318")]).unwrap();
+    assert_eq!(
+        s.monitoring.tracing_endpoint.as_deref(),
+        Some("http://[::1]:4318")
+    );
 }

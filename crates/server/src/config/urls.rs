@@ -124,7 +124,7 @@ pub(super) fn encode(text: &str) -> String {
 }
 
 /// `text` with the password of a `scheme://user:password@host` URL replaced by `***`, for messages.
-pub(super) fn redact_url(text: &str) -> String {
+pub(crate) fn redact_url(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {
         return text.to_owned();
     };

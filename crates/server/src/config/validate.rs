@@ -331,7 +331,15 @@ impl Settings {
                 let host = rest.split('/').next().unwrap_or_default();
                 !host.is_empty() && !rest.contains(char::is_whitespace)
             });
-            if !usable || endpoint.parse::<axum::http::Uri>().is_err() {
+            let parsed = endpoint.parse::<axum::http::Uri>().ok();
+            // A port must be 1 to 65535 (the URI parser takes any digits).
+            let port_ok = parsed
+                .as_ref()
+                .and_then(|uri| uri.authority())
+                .and_then(|a| a.as_str().rsplit_once(':'))
+                .filter(|(_, port)| !port.contains(']'))
+                .is_none_or(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
+            if !usable || parsed.is_none() || !port_ok {
                 return Some(Problem::text(
                     "monitoring.tracing_endpoint",
                     endpoint,

@@ -31,7 +31,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let metrics = &state.metrics;
     let started = Instant::now();
     let _in_flight = InFlight::enter(metrics.in_flight());
@@ -46,6 +46,25 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .record(started.elapsed().as_secs_f64());
     metrics.counter(names::HTTP_REQUESTS, labels).increment(1);
     response
+}
+
+/// The `method` label (and span attribute) of a request: one of the methods of RFC 9110
+/// (and PATCH), or `_OTHER` for any other token a client sends (the OpenTelemetry HTTP
+/// conventions' value), so that clients cannot add series at will.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "_OTHER",
+    }
 }
 
 /// One request in flight; leaves on drop (also when the client goes away mid-request).

@@ -27,6 +27,7 @@ pub fn layer<S>(settings: &MonitoringSettings) -> Box<dyn Layer<S> + Send + Sync
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    use std::io::IsTerminal as _;
     let base = fmt::layer().with_writer(std::io::stderr);
     match settings.log_format {
         LogFormat::Json => base
@@ -35,7 +36,8 @@ where
             .with_current_span(false)
             .with_span_list(true)
             .boxed(),
-        LogFormat::Text => base.boxed(),
+        // Colours only for a terminal, not for a file or a pipe.
+        LogFormat::Text => base.with_ansi(std::io::stderr().is_terminal()).boxed(),
     }
 }
 

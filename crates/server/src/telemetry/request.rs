@@ -62,7 +62,7 @@ pub fn make_span(request: &Request) -> Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    let method = request.method().as_str();
+    let method = crate::metrics::http::method_label(request.method());
     let request_id = request
         .headers()
         .get(&X_REQUEST_ID)

@@ -855,3 +855,40 @@ async fn websocket_connections_and_messages_are_counted() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn methods_outside_the_http_standard_share_one_label() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    for method in ["FOOBAR1", "FOOBAR2", "PROPFIND"] {
+        let response = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url("/health"),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 405);
+    }
+    let s = scrape(&app).await;
+    let labels = [
+        ("route", "/health"),
+        ("method", "_OTHER"),
+        ("status", "405"),
+    ];
+    assert_eq!(s.value("fileproc_http_requests_total", &labels), 3.0);
+    let methods: std::collections::BTreeSet<String> = s
+        .series("fileproc_http_requests_total")
+        .into_iter()
+        .filter_map(|l| l.get("method").cloned())
+        .collect();
+    assert!(
+        methods
+            .iter()
+            .all(|m| !m.starts_with("FOOBAR") && m != "PROPFIND"),
+        "{methods:?}"
+    );
+    app.stop().await;
+}

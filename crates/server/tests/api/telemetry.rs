@@ -326,12 +326,37 @@ async fn cpu_profiles_are_pprof_protobuf_and_only_when_enabled() {
     off.stop().await;
 
     let app = TestApp::start(&stack, &[("MONITORING_PPROF_ENABLED", "true")]).await;
-    for bad in ["0", "301", "x", "-1"] {
+    for bad in ["0", "301", "x", "-1", "1&seconds=2"] {
         let (status, body) = app
             .get_json(&format!("/debug/pprof/profile?seconds={bad}"))
             .await;
         assert_eq!(status, 400, "seconds={bad}");
-        assert_eq!(body["code"], "invalid_parameter");
+        assert_eq!(body["code"], "invalid_query");
+    }
+    // A client that gives up frees the profile slot at once, not after its `seconds`.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(300),
+        app.client
+            .get(app.url("/debug/pprof/profile?seconds=60"))
+            .send(),
+    )
+    .await;
+    assert!(abandoned.is_err(), "a 60 s profile is still running");
+    let freed = Instant::now();
+    loop {
+        let (status, body) = app.get_json("/debug/pprof/profile?seconds=1").await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("profile_in_progress"))
+        );
+        assert!(
+            freed.elapsed() < Duration::from_secs(5),
+            "the abandoned profile kept the slot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Something to sample: this process busy on another thread for the profile's second.
     let busy = std::thread::spawn(|| {

@@ -10,7 +10,7 @@ use crate::config::ServerSettings;
 #[derive(Debug, thiserror::Error)]
 pub enum HealthcheckError {
     /// No answer: nothing listens, the connection broke, or the timeout passed.
-    #[error("GET {url}: {source}")]
+    #[error("GET {url}: no answer")]
     Request {
         /// The URL probed.
         url: String,

@@ -203,6 +203,7 @@ async fn serve_metrics_port(
     // The same route as in the main router's document; this port serves nothing else.
     let app = axum::Router::from(crate::metrics::http::router())
         .fallback(|| async { crate::api::error::ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { crate::api::error::ApiError::MethodNotAllowed })
         .with_state(state.clone());
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {

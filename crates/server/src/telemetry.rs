@@ -52,8 +52,10 @@ pub fn init(settings: &MonitoringSettings) -> Telemetry {
     let trace_layer = exporter
         .as_ref()
         .map(|started| tracing_opentelemetry::layer().with_tracer(started.tracer()));
+    let filter = logs::Filter::new(settings);
+    let rejected_rust_log = filter.rejected_rust_log.clone();
     let installed = tracing_subscriber::registry()
-        .with(logs::Filter::new(settings))
+        .with(filter)
         .with(logs::layer(settings))
         .with(trace_layer)
         .try_init()
@@ -62,6 +64,9 @@ pub fn init(settings: &MonitoringSettings) -> Telemetry {
         return Telemetry { traces: None };
     }
     logs::log_panics();
+    if let Some(why) = rejected_rust_log {
+        tracing::warn!("{why}");
+    }
     if let Some(e) = export_failed {
         tracing::error!(error = %e, "traces will not be exported");
     } else if let Some(started) = &exporter {

@@ -51,14 +51,28 @@ where
 /// https://github.com/tokio-rs/tracing/issues/2929).
 pub struct Filter {
     env: EnvFilter,
+    /// Why `RUST_LOG` was set but not used, to be logged once logging works.
+    pub rejected_rust_log: Option<String>,
 }
 
 impl Filter {
-    /// The filter of `settings` (`RUST_LOG` wins over `monitoring.log_level` when set).
+    /// The filter of `settings` (`RUST_LOG` wins over `monitoring.log_level` when set and
+    /// valid; an invalid one is set aside and said so in [`Filter::rejected_rust_log`]).
     pub fn new(settings: &MonitoringSettings) -> Filter {
-        let mut env = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new(settings.log_filter().unwrap_or_else(|| "info".into()))
-        });
+        let from_settings =
+            || EnvFilter::new(settings.log_filter().unwrap_or_else(|| "info".into()));
+        let (mut env, rejected_rust_log) = match std::env::var(EnvFilter::DEFAULT_ENV) {
+            Ok(text) if !text.trim().is_empty() => match EnvFilter::try_new(&text) {
+                Ok(filter) => (filter, None),
+                Err(e) => (
+                    from_settings(),
+                    Some(format!(
+                        "RUST_LOG = {text:?} is not a filter ({e}); using LOG_LEVEL"
+                    )),
+                ),
+            },
+            _ => (from_settings(), None),
+        };
         // pdf-extract warns once per unknown glyph (hundreds of lines for one PDF); only its
         // errors are worth a log line, unless the filter asks for it by name.
         if !env.to_string().contains(NOISY_TARGET)
@@ -66,7 +80,10 @@ impl Filter {
         {
             env = env.add_directive(directive);
         }
-        Filter { env }
+        Filter {
+            env,
+            rejected_rust_log,
+        }
     }
 }
 

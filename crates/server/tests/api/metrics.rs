@@ -792,6 +792,16 @@ async fn metrics_port_serves_metrics_alone_and_the_main_port_not() {
             .unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
+    // Refusals there have the API's JSON shape too.
+    let r = app
+        .client
+        .post(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let body: Value = r.json().await.expect("a JSON error");
+    assert_eq!(body["code"], "method_not_allowed");
     app.stop().await;
 }
 

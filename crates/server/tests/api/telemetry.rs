@@ -442,3 +442,39 @@ fn read_with_go_pprof(profile: &[u8]) {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn an_unusable_rust_log_is_said_and_log_level_used() {
+    let stack = TestStack::new().await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let log = dir.path().join("server.log");
+    let server = Server::start_with(
+        &stack,
+        &[
+            ("LOG_FORMAT", "json"),
+            ("LOG_LEVEL", "info"),
+            ("RUST_LOG", "info,x=["),
+        ],
+        Some(&log),
+    );
+    let client = reqwest::Client::new();
+    let health = server.get_json(&client, "/health").await;
+    assert_eq!(health["status"], "ok");
+    let started = Instant::now();
+    loop {
+        let lines = log_lines(&log);
+        let warned = lines.iter().any(|l| {
+            l["level"] == "WARN"
+                && l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("RUST_LOG = \"info,x=[\" is not a filter"))
+        });
+        // LOG_LEVEL=info took over: the request's line is there.
+        let served = lines.iter().any(|l| l["message"] == "request finished");
+        if warned && served {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{lines:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -49,9 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             ("etag" = String, description = "The quoted hex SHA-256"),
         )),
         (status = 304, description = "`If-None-Match` matched", headers(("etag" = String, description = "The quoted hex SHA-256"))),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such file, or not the caller's (`not_found`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
         (status = 409, description = "Still uploading (`upload_in_progress`)", body = ErrorBody),
         (status = 416, description = "The range is outside the file (`range_not_satisfiable`)", body = ErrorBody,
@@ -59,7 +57,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 500, description = "A stored object failed to open (`integrity_error`, `key_unavailable`)", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn download(
     State(state): State<AppState>,

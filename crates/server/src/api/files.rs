@@ -76,15 +76,12 @@ fn view(state: &AppState, headers: &HeaderMap, f: FileRecord) -> FileView {
         (status = 400, description = "Not a valid form, no `file` part, a bad name or metadata \
             (`invalid_form`, `missing_file`, `invalid_filename`, `invalid_metadata`...)",
          body = ErrorBody, example = json!({"error": "the form has no file part", "code": "missing_file"})),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 413, description = "Larger than `server.max_upload_size` (`file_too_large`)",
          body = ErrorBody),
         (status = 415, description = "A type not accepted, or not what the name says \
             (`type_mismatch`...)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn upload(
     State(state): State<AppState>,
@@ -137,10 +134,7 @@ struct FileList {
         (status = 200, description = "A page", body = FileList),
         (status = 400, description = "A bad filter, limit or cursor (`invalid_query`)",
          body = ErrorBody, example = json!({"error": "limit must be between 1 and 100", "code": "invalid_query"})),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn list(
     State(state): State<AppState>,
@@ -216,12 +210,9 @@ async fn list(
     params(("file_id" = String, Path, description = "The file's id")),
     responses(
         (status = 200, description = "The file", body = FileView),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such file, or not the caller's (`not_found`)",
          body = ErrorBody, example = json!({"error": "file not found", "code": "not_found"})),
-        (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn show(
     State(state): State<AppState>,
@@ -255,15 +246,12 @@ struct Queued {
     responses(
         (status = 202, description = "Queued", body = Queued),
         (status = 400, description = "The body is not a JSON object (`invalid_json`)", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
         (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
         (status = 409, description = "Already queued or processing, or still uploading \
             (`already_processing`, `invalid_state`)", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn process(
     State(state): State<AppState>,
@@ -331,11 +319,8 @@ async fn process(
     params(("file_id" = String, Path, description = "The file's id")),
     responses(
         (status = 200, description = "Its status", body = StatusView),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn status(
     State(state): State<AppState>,
@@ -406,15 +391,12 @@ pub(crate) async fn completed_result(
     params(("file_id" = String, Path, description = "The file's id")),
     responses(
         (status = 200, description = "The result", body = FileResult),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
         (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
         (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody,
          example = json!({"error": "the file is queued, not completed", "code": "not_completed"})),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 500, description = "A stored object failed to open (`integrity_error`)", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn result(
     State(state): State<AppState>,
@@ -437,12 +419,9 @@ async fn result(
     params(("file_id" = String, Path, description = "The file's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable; retry", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn remove(
     State(state): State<AppState>,

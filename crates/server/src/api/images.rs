@@ -53,14 +53,11 @@ struct Picture {
          content((Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp")),
          headers(("cache-control" = String, description = "private, max-age=86400"))),
         (status = 400, description = "Not one of the sizes made (`invalid_size`), or a bad query", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
         (status = 404, description = "No such file, or no thumbnail (`not_found`)", body = ErrorBody),
         (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn thumbnail(
     State(state): State<AppState>,
@@ -111,14 +108,11 @@ async fn thumbnail(
     responses(
         (status = 200, description = "The picture", content((Binary = "image/webp"), (Binary = "image/jpeg"), (Binary = "image/png")),
          headers(("cache-control" = String, description = "private, max-age=86400"))),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
         (status = 404, description = "No such file, or no conversion (`not_found`)", body = ErrorBody),
         (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn converted(
     State(state): State<AppState>,

@@ -42,10 +42,11 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     if state.settings.monitoring.pprof_enabled {
         protected = protected.merge(pprof::router());
     }
-    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
+    let mut protected = protected.route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
         crate::auth::authenticate,
     ));
+    openapi::behind_auth(protected.get_openapi_mut());
     let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(protected)
         .merge(health::router())

@@ -106,6 +106,53 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(docs_file))
 }
 
+/// Document what the authentication layer does to every operation of `api` (the routes it
+/// guards): both security schemes, and its 401 and the rate limit's 429 in the one error shape.
+/// tus `OPTIONS` (discovery) passes without credentials and is left as it is. Responses an
+/// operation documents itself are kept.
+pub fn behind_auth(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.head,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation.security.get_or_insert_with(|| {
+                vec![
+                    SecurityRequirement::new("api_key", Vec::<String>::new()),
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                ]
+            });
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("401".to_owned())
+                .or_insert_with(|| error("No or bad credentials (`unauthorized`)"));
+            responses
+                .entry("429".to_owned())
+                .or_insert_with(|| error("Rate limited (`rate_limited`), see Retry-After"));
+        }
+    }
+}
+
 /// The whole API as one router and its document, the document served at [`DOCUMENT_PATH`].
 pub fn finish(api: OpenApiRouter<AppState>) -> axum::Router<AppState> {
     let (router, document) = api.split_for_parts();

@@ -83,11 +83,8 @@ impl Drop for CancelOnDrop {
     responses(
         (status = 200, description = "The profile (`profile.proto`, uncompressed)", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, description = "`seconds` is not 1 to 300 (`invalid_query`)", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 409, description = "Another profile is being taken (`profile_in_progress`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn profile(ApiQuery(query): ApiQuery<ProfileQuery>) -> Result<Response, ApiError> {
     let seconds = match query.seconds.as_deref() {

@@ -100,11 +100,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         (status = 101, description = "Switched to WebSocket; then frames of `ProgressEvent`"),
         (status = 400, description = "Not a WebSocket upgrade (`websocket_upgrade_required`) or a bad file id (`invalid_file_id`)", body = ErrorBody,
          example = json!({"error": "Connection header did not include 'upgrade': connect with a WebSocket client", "code": "websocket_upgrade_required"})),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "`websocket.max_connections` reached (`not_ready`)", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn websocket(
     State(state): State<AppState>,
@@ -272,12 +269,9 @@ async fn send(
             event is named by its type, its `data:` a `ProgressEvent`",
          content_type = "text/event-stream", body = SseEvent),
         (status = 400, description = "Not a file id (`invalid_file_id`)", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such file, or not the caller's (`not_found`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "`websocket.max_connections` reached (`not_ready`)", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn server_sent_events(
     State(state): State<AppState>,

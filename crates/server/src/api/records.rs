@@ -157,14 +157,11 @@ struct RecordsPage {
         (status = 400, description = "A bad query, a sheet that is not there, or a type without records \
             (`invalid_query`, `unknown_sheet`, `no_records`)", body = ErrorBody,
          example = json!({"error": "this file type has no records", "code": "no_records"})),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such file, or not the caller's (`not_found`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
         (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn records(
     State(state): State<AppState>,

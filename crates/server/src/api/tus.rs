@@ -221,16 +221,13 @@ fn checksum(headers: &HeaderMap) -> Result<Option<(ChecksumAlgorithm, Vec<u8>)>,
         )),
         (status = 400, description = "Missing or bad tus headers (`invalid_header`, `invalid_metadata`, `invalid_checksum`, `unsupported_extension`)",
          body = ErrorBody, example = json!({"error": "send Upload-Length, or Upload-Defer-Length: 1 to give it later, not both", "code": "invalid_header"})),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody,
          headers(("tus-version" = String, description = "1.0.0"))),
         (status = 413, description = "`Upload-Length` above `server.max_upload_size`, or the body past it", body = ErrorBody),
         (status = 415, description = "A body that is not application/offset+octet-stream (`invalid_content_type`), or a refused type", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 460, description = "The body does not match `Upload-Checksum` (`checksum_mismatch`)", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn create(
     State(state): State<AppState>,
@@ -328,7 +325,6 @@ async fn create(
         (status = 412, description = "`Tus-Resumable` is not 1.0.0"),
         (status = 429, description = "Rate limited"),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn head(
     State(state): State<AppState>,
@@ -381,17 +377,14 @@ async fn head(
             ("tus-resumable" = String, description = "1.0.0"),
         )),
         (status = 400, description = "Missing or bad headers (`invalid_header`, `invalid_checksum`, `invalid_length`)", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
         (status = 409, description = "`Upload-Offset` is not the upload's, or the upload is locked or complete (`offset_mismatch`, `upload_locked`)", body = ErrorBody),
         (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody),
         (status = 413, description = "Bytes past `Upload-Length` (`length_exceeded`)", body = ErrorBody),
         (status = 415, description = "Not application/offset+octet-stream (`invalid_content_type`), or a refused type", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 460, description = "The body does not match `Upload-Checksum` (`checksum_mismatch`)", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn patch(
     State(state): State<AppState>,
@@ -459,14 +452,11 @@ async fn timed_append(
     responses(
         (status = 204, description = "Removed", headers(("tus-resumable" = String, description = "1.0.0"))),
         (status = 400, description = "Not an upload id (`invalid_path`)", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
         (status = 409, description = "The upload is complete (`upload_finished`) or locked (`upload_locked`)", body = ErrorBody),
         (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn terminate(
     State(state): State<AppState>,
@@ -514,15 +504,12 @@ async fn terminate(
             ("tus-resumable" = String, description = "1.0.0"),
         )),
         (status = 400, description = "Missing or bad tus headers", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 412, description = "`Tus-Resumable` is not 1.0.0 (`unsupported_version`)", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
         (status = 415, description = "A body that is not application/offset+octet-stream", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 460, description = "The body does not match `Upload-Checksum`", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn create_slash(
     state: State<AppState>,

@@ -69,13 +69,10 @@ fn json_body<T: serde::de::DeserializeOwned>(
         (status = 400, description = "Not the JSON asked for, a bad name, size or chunk size \
             (`invalid_json`, `invalid_filename`, `invalid_chunk_size`, `invalid_metadata`...)",
          body = ErrorBody, example = json!({"error": "missing field `size`", "code": "invalid_json"})),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 413, description = "`size` is above `server.max_upload_size` (`file_too_large`)",
          body = ErrorBody),
         (status = 415, description = "The name's type is not accepted", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn init(
     State(state): State<AppState>,
@@ -121,15 +118,12 @@ struct ChunkQuery {
         (status = 400, description = "A bad query, part number or part size \
             (`invalid_query`, `invalid_chunk_number`, `size_mismatch`, `incomplete_body`)",
          body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
         (status = 409, description = "The upload is locked or finished (`upload_locked`...)",
          body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn put_chunk(
     State(state): State<AppState>,
@@ -193,13 +187,10 @@ struct PartsResponse {
     responses(
         (status = 200, description = "The parts", body = PartsResponse),
         (status = 400, description = "No `upload_id` (`invalid_query`)", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
         (status = 409, description = "The upload is complete: the file is stored \
             (`upload_finished`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn list_parts(
     State(state): State<AppState>,
@@ -234,16 +225,13 @@ async fn list_parts(
         (status = 400, description = "Bad JSON, or parts missing, out of order or with other \
             ETags (`invalid_json`, `invalid_part`, `invalid_part_order`, `size_mismatch`)",
          body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
         (status = 409, description = "The upload is locked (`upload_locked`)", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 415, description = "The bytes are not an accepted type, or not the name's \
             (`type_mismatch`...)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn complete(
     State(state): State<AppState>,
@@ -268,13 +256,10 @@ async fn complete(
     responses(
         (status = 204, description = "Aborted"),
         (status = 400, description = "No `upload_id` (`invalid_query`)", body = ErrorBody),
-        (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 404, description = "No such upload (`not_found`)", body = ErrorBody),
         (status = 409, description = "The upload is locked (`upload_locked`)", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "The blob store is unavailable", body = ErrorBody),
     ),
-    security(("api_key" = []), ("bearer" = []))
 )]
 async fn abort(
     State(state): State<AppState>,

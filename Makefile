@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy schemathesis
+.PHONY: run test benchmark test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy schemathesis
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -30,6 +30,22 @@ schemathesis:
 # Fuzz every format analyzer for FUZZ_SECONDS (15) each; stable toolchain, installs cargo-fuzz once.
 fuzz-smoke:
 	scripts/fuzz-smoke.sh
+
+# fileproc side by side with its peers, written to BENCHMARKS.md: installs the peers once
+# (scripts/bench-peers.sh: Debian's libvips-tools and poppler-utils, the Python packages of
+# bench/peers/requirements.txt into ~/.cache/fileproc-bench/venv), runs criterion on the
+# analyzers, then crates/server/examples/benchmark (per format against each peer, then end to end
+# on the release server). Inputs are generated from fixed seeds into $(BENCH_TARGET)/bench-inputs
+# (about 1.2 GB); the 1 GB upload needs about 3 GB more in the temp dir. About 15 minutes.
+# Options after --, e.g. make benchmark BENCH_ARGS="--runs 3 --parts formats".
+BENCH_TARGET := $(or $(CARGO_TARGET_DIR),target)
+benchmark:
+	mkdir -p $(BENCH_TARGET)
+	scripts/bench-peers.sh > $(BENCH_TARGET)/bench-python.txt
+	cargo bench -p fileproc-formats --bench analyzers
+	cargo build --release -p fileproc --bin fileproc
+	cargo run --release -p fileproc --example benchmark -- --python "$$(tail -n 1 $(BENCH_TARGET)/bench-python.txt)" \
+		--criterion $(BENCH_TARGET)/criterion --inputs $(BENCH_TARGET)/bench-inputs --out BENCHMARKS.md $(BENCH_ARGS)
 
 # Upload throughput and server RSS on loopback: 1 GiB through multipart, chunked and tus, 3 runs
 # each, against the release binary (a temporary SQLite + local-files stack; needs ~2.3 GB free

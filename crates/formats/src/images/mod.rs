@@ -24,7 +24,7 @@
 //!
 //! # Measured
 //!
-//! Release build, one 256 px thumbnail, the inputs of `examples/gen_images.rs`, 2 shared cores
+//! Release build, one 256 px thumbnail, the inputs of `fileproc-bench-inputs` (`crates/bench-inputs`), 2 shared cores
 //! (wall time, peak RSS of the whole process; `vipsthumbnail -s 256` from libvips 8.14 beside it):
 //!
 //! | input | here | vipsthumbnail |

@@ -26,7 +26,7 @@
 //! - Strict OOXML (`purl.oclc.org` namespaces) is read: calamine handles it.
 //!
 //! # Measured
-//! `examples/gen_xlsx.rs` (100,000 rows × 10 columns, 6.9 MB; 37 MB of sheet XML, 105,018 shared
+//! `fileproc_bench_inputs::xlsx` (100,000 rows × 10 columns, 6.9 MB; 37 MB of sheet XML, 105,018 shared
 //! strings), release build, 2 shared cores: 0.70-0.75 s of CPU and 9.6 MB peak RSS for the whole
 //! analysis with every record sent to a sink. A bare pass of calamine's cell reader over the same
 //! file takes 0.47-0.67 s and 8.4 MB: building the typed records costs about a third on top.

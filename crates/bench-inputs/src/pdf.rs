@@ -1,12 +1,10 @@
-//! Writes the PDF benchmark input: a deterministic text document of 200 US-letter pages (by
-//! default), each with a heading and a few paragraphs of pseudo-random words in Helvetica (a
+//! The PDF benchmark input: a deterministic text document of US-letter pages, each with a heading and a few paragraphs of pseudo-random words in Helvetica (a
 //! standard Type1 font, ISO 32000-2 §9.6.2.2, not embedded), written by hand with a correct
-//! cross-reference table (§7.5.4). The same arguments always give the same bytes.
-//!
-//! `cargo run --release -p fileproc-formats --example gen_pdf -- OUT.pdf [PAGES]`
+//! cross-reference table (§7.5.4). The same page count always gives the same bytes.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+
+use crate::Rng;
 
 /// Words the paragraphs are drawn from.
 const WORDS: &[&str] = &[
@@ -67,21 +65,8 @@ const LINES_PER_PARAGRAPH: usize = 8;
 const WORDS_PER_LINE: usize = 12;
 const PARAGRAPHS_PER_PAGE: usize = 4;
 
-/// xorshift64*: small, seeded, the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn word(&mut self) -> &'static str {
-        let n = WORDS.len() as u64;
-        WORDS[usize::try_from(self.next() % n).unwrap_or(0)]
-    }
+fn word(rng: &mut Rng) -> &'static str {
+    WORDS[rng.below(WORDS.len() as u64) as usize]
 }
 
 /// The content stream of one page.
@@ -94,7 +79,7 @@ fn page_content(number: usize, rng: &mut Rng) -> String {
     for _ in 0..PARAGRAPHS_PER_PAGE {
         s.push_str("T*\n");
         for line in 0..LINES_PER_PARAGRAPH {
-            let words: Vec<&str> = (0..WORDS_PER_LINE).map(|_| rng.word()).collect();
+            let words: Vec<&str> = (0..WORDS_PER_LINE).map(|_| word(rng)).collect();
             let end = if line + 1 == LINES_PER_PARAGRAPH {
                 "."
             } else {
@@ -107,11 +92,9 @@ fn page_content(number: usize, rng: &mut Rng) -> String {
     s
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = args.first().ok_or("usage: gen_pdf OUT.pdf [PAGES]")?;
-    let pages: usize = args.get(1).map_or(Ok(200), |p| p.parse())?;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+/// A text PDF of `pages` pages: a chapter heading and four paragraphs of eight lines each.
+pub fn text_pdf(pages: usize) -> Vec<u8> {
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
 
     // Objects: 1 catalog, 2 page tree, 3 font, 4 info, then page i at 5 + 2i, its content 6 + 2i.
     let mut bodies: Vec<String> = Vec::with_capacity(4 + 2 * pages);
@@ -141,23 +124,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
     }
 
-    let mut pdf: Vec<u8> = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let mut pdf = String::from("%PDF-1.4\n");
     let mut offsets = Vec::with_capacity(bodies.len());
     for (i, body) in bodies.iter().enumerate() {
         offsets.push(pdf.len());
-        write!(pdf, "{} 0 obj\n{body}\nendobj\n", i + 1)?;
+        let _ = write!(pdf, "{} 0 obj\n{body}\nendobj\n", i + 1);
     }
     let xref = pdf.len();
-    write!(pdf, "xref\n0 {}\n0000000000 65535 f \n", bodies.len() + 1)?;
+    let _ = write!(pdf, "xref\n0 {}\n0000000000 65535 f \n", bodies.len() + 1);
     for offset in offsets {
-        writeln!(pdf, "{offset:010} 00000 n ")?;
+        let _ = writeln!(pdf, "{offset:010} 00000 n ");
     }
-    write!(
+    let _ = write!(
         pdf,
         "trailer\n<< /Size {} /Root 1 0 R /Info 4 0 R >>\nstartxref\n{xref}\n%%EOF\n",
         bodies.len() + 1
-    )?;
-    std::fs::write(out, &pdf)?;
-    eprintln!("{out}: {pages} pages, {} bytes", pdf.len());
-    Ok(())
+    );
+    pdf.into_bytes()
 }

@@ -1,14 +1,14 @@
-//! Writes a deterministic benchmark document: PARAGRAPHS paragraphs of generated words, a
+//! The benchmark document: PARAGRAPHS paragraphs of generated words, a
 //! `Heading 1` every 100 paragraphs and a `Heading 2` every 20, and one 50 × 5 table in the
-//! middle, with the zip crate and hand-written WordprocessingML:
-//! `cargo run --release -p fileproc-formats --example gen_docx -- OUT.docx [PARAGRAPHS=2000]`.
+//! middle, with the zip crate and hand-written WordprocessingML.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{self, Cursor, Write};
 
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
+
+use crate::{Rng, other};
 
 const W: &str = r#"xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main""#;
 const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
@@ -31,24 +31,13 @@ const WORDS: [&str; 16] = [
     "aliqua",
 ];
 
-/// xorshift64: a seeded, dependency-free generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn words(&mut self, n: u64) -> String {
-        let count = 1 + self.next() % n;
-        (0..count)
-            .map(|_| WORDS[(self.next() % WORDS.len() as u64) as usize])
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
+/// 1 to `n` words from [`WORDS`], space-separated.
+fn words(rng: &mut Rng, n: u64) -> String {
+    let count = 1 + rng.below(n);
+    (0..count)
+        .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn paragraph(body: &mut String, style: Option<&str>, text: &str) {
@@ -68,7 +57,7 @@ fn table(body: &mut String, rng: &mut Rng) {
         body.push_str("<w:tr>");
         for _ in 0..5 {
             body.push_str("<w:tc>");
-            paragraph(body, None, &rng.words(3));
+            paragraph(body, None, &words(rng, 3));
             body.push_str("</w:tc>");
         }
         body.push_str("</w:tr>");
@@ -76,13 +65,13 @@ fn table(body: &mut String, rng: &mut Rng) {
     body.push_str("</w:tbl>");
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = args
-        .first()
-        .ok_or("usage: gen_docx OUT.docx [PARAGRAPHS]")?;
-    let paragraphs: u64 = args.get(1).map_or(Ok(2_000), |p| p.parse())?;
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+/// A document of `paragraphs` paragraphs (the title and headings included) and one 50 × 5
+/// table in the middle.
+///
+/// # Errors
+/// The zip writer's.
+pub fn document(paragraphs: u64) -> io::Result<Vec<u8>> {
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
     let mut body = format!("<w:document {W}><w:body>");
     paragraph(&mut body, Some("Title"), "Benchmark document");
     for i in 1..paragraphs {
@@ -94,16 +83,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else if i % 20 == 0 {
             paragraph(&mut body, Some("Heading2"), &format!("Section {i}"));
         } else {
-            paragraph(&mut body, None, &rng.words(60));
+            paragraph(&mut body, None, &words(&mut rng, 60));
         }
     }
     body.push_str("</w:body></w:document>");
-    write_package(out, &body)?;
-    eprintln!("{out}: {paragraphs} paragraphs, one 50x5 table");
-    Ok(())
+    write_package(&body)
 }
 
-fn write_package(out: &str, document: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn write_package(document: &str) -> io::Result<Vec<u8>> {
     let types = r#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>"#;
     let root = format!(
         r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{REL}/officeDocument" Target="word/document.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/></Relationships>"#
@@ -112,10 +99,10 @@ fn write_package(out: &str, document: &str) -> Result<(), Box<dyn std::error::Er
         r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{REL}/styles" Target="styles.xml"/></Relationships>"#
     );
     let styles = format!(
-        r#"<w:styles {W}><w:style w:type="paragraph" w:styleId="Title"><w:name w:val="Title"/></w:style><w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/><w:pPr><w:outlineLvl w:val="0"/></w:pPr></w:style><w:style w:type="paragraph" w:styleId="Heading2"><w:name w:val="heading 2"/><w:pPr><w:outlineLvl w:val="1"/></w:pPr></w:style></w:styles>"#
+        r#"<w:styles {W}><w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/></w:style><w:style w:type="paragraph" w:styleId="Title"><w:name w:val="Title"/></w:style><w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/><w:pPr><w:outlineLvl w:val="0"/></w:pPr></w:style><w:style w:type="paragraph" w:styleId="Heading2"><w:name w:val="heading 2"/><w:pPr><w:outlineLvl w:val="1"/></w:pPr></w:style></w:styles>"#
     );
     let core = r#"<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"><dc:title>Benchmark document</dc:title><dc:creator>gen_docx</dc:creator><dcterms:created>2026-01-01T00:00:00Z</dcterms:created></cp:coreProperties>"#;
-    let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(out)?));
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     let parts: [(&str, &str); 6] = [
         ("[Content_Types].xml", types),
@@ -126,9 +113,8 @@ fn write_package(out: &str, document: &str) -> Result<(), Box<dyn std::error::Er
         ("word/document.xml", document),
     ];
     for (name, data) in parts {
-        zip.start_file(name, options)?;
+        zip.start_file(name, options).map_err(other)?;
         zip.write_all(data.as_bytes())?;
     }
-    zip.finish()?.flush()?;
-    Ok(())
+    Ok(zip.finish().map_err(other)?.into_inner())
 }

@@ -1,14 +1,14 @@
-//! Writes a deterministic benchmark workbook: one sheet of a header row and ROWS rows × 10 columns
+//! The benchmark workbook: one sheet of a header row and ROWS rows × 10 columns
 //! (integers, floats, strings through the shared-strings table, booleans, dates and date-times),
-//! with the zip crate and hand-written SpreadsheetML:
-//! `cargo run --release -p fileproc-formats --example gen_xlsx -- OUT.xlsx [ROWS=100000]`.
+//! with the zip crate and hand-written SpreadsheetML.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{self, Cursor, Write};
 
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
+
+use crate::{Rng, other};
 
 const NS: &str = r#"xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships""#;
 const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
@@ -20,18 +20,6 @@ const CITIES: [&str; 8] = [
 ];
 /// Distinct names in the name column.
 const NAMES: u64 = 5_000;
-
-/// xorshift64: a seeded, dependency-free generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// The shared strings: header, names, cities, then one comment per row.
 struct Strings {
@@ -47,10 +35,11 @@ impl Strings {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = args.first().ok_or("usage: gen_xlsx OUT.xlsx [ROWS]")?;
-    let rows: u64 = args.get(1).map_or(Ok(100_000), |r| r.parse())?;
+/// A workbook of one sheet, `Data`: a header row and `rows` rows × 10 columns.
+///
+/// # Errors
+/// The zip writer's.
+pub fn workbook(rows: u64) -> io::Result<Vec<u8>> {
     let mut strings = Strings {
         xml: String::new(),
         count: 0,
@@ -64,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for c in CITIES {
         strings.add(c);
     }
-    let mut sheet = String::with_capacity(usize::try_from(rows)? * 400);
+    let mut sheet = String::with_capacity(usize::try_from(rows).unwrap_or(0).saturating_mul(400));
     let _ = write!(
         sheet,
         r#"<worksheet {NS}><dimension ref="A1:J{}"/><sheetData><row r="1">"#,
@@ -74,18 +63,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = write!(sheet, r#"<c r="{}1" t="s"><v>{idx}</v></c>"#, letter(col));
     }
     sheet.push_str("</row>");
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for i in 0..rows {
         let r = i + 2;
         let comment = strings.add(&format!("comment for row {i}"));
-        let name = first_name + rng.next() % NAMES;
-        let city = first_city + rng.next() % CITIES.len() as u64;
-        let quantity = rng.next() % 1_000;
-        let price = (rng.next() % 1_000_000) as f64 / 100.0;
-        let score = (rng.next() % 10_000) as f64 / 7.0;
-        let active = rng.next() % 2;
-        let date = 43_831 + rng.next() % 2_192; // 2020-01-01 .. 2025-12-31
-        let updated = date as f64 + (rng.next() % 86_400) as f64 / 86_400.0;
+        let name = first_name + rng.below(NAMES);
+        let city = first_city + rng.below(CITIES.len() as u64);
+        let quantity = rng.below(1_000);
+        let price = (rng.below(1_000_000)) as f64 / 100.0;
+        let score = (rng.below(10_000)) as f64 / 7.0;
+        let active = rng.below(2);
+        let date = 43_831 + rng.below(2_192); // 2020-01-01 .. 2025-12-31
+        let updated = date as f64 + (rng.below(86_400)) as f64 / 86_400.0;
         let _ = write!(
             sheet,
             r#"<row r="{r}"><c r="A{r}"><v>{}</v></c><c r="B{r}"><v>{quantity}</v></c><c r="C{r}"><v>{price}</v></c><c r="D{r}"><v>{score}</v></c><c r="E{r}" t="s"><v>{name}</v></c><c r="F{r}" t="s"><v>{city}</v></c><c r="G{r}" t="s"><v>{comment}</v></c><c r="H{r}" t="b"><v>{active}</v></c><c r="I{r}" s="1"><v>{date}</v></c><c r="J{r}" s="2"><v>{updated}</v></c></row>"#,
@@ -97,19 +86,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r#"<sst {NS} count="{0}" uniqueCount="{0}">{1}</sst>"#,
         strings.count, strings.xml
     );
-    write_package(out, &sheet, &sst)?;
-    eprintln!(
-        "{out}: {rows} rows x 10 columns, {} shared strings",
-        strings.count
-    );
-    Ok(())
+    write_package(&sheet, &sst)
 }
 
 fn letter(col: usize) -> char {
     char::from(b'A' + u8::try_from(col).unwrap_or(0))
 }
 
-fn write_package(out: &str, sheet: &str, sst: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn write_package(sheet: &str, sst: &str) -> io::Result<Vec<u8>> {
     let types = r#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#;
     let root = format!(
         r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
@@ -122,9 +106,9 @@ fn write_package(out: &str, sheet: &str, sst: &str) -> Result<(), Box<dyn std::e
     );
     // Style 1: built-in date format 14; style 2: custom yyyy-mm-dd hh:mm:ss.
     let styles = format!(
-        r#"<styleSheet {NS}><numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts><fonts count="1"><font/></fonts><fills count="1"><fill/></fills><borders count="1"><border/></borders><cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/><xf numFmtId="164" applyNumberFormat="1"/></cellXfs></styleSheet>"#
+        r#"<styleSheet {NS}><numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts><fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>"#
     );
-    let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(out)?));
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     let parts: [(&str, &str); 7] = [
         ("[Content_Types].xml", types),
@@ -136,9 +120,8 @@ fn write_package(out: &str, sheet: &str, sst: &str) -> Result<(), Box<dyn std::e
         ("xl/worksheets/sheet1.xml", sheet),
     ];
     for (name, data) in parts {
-        zip.start_file(name, options)?;
+        zip.start_file(name, options).map_err(other)?;
         zip.write_all(data.as_bytes())?;
     }
-    zip.finish()?.flush()?;
-    Ok(())
+    Ok(zip.finish().map_err(other)?.into_inner())
 }

@@ -1,20 +1,13 @@
-//! Writes the deterministic benchmark images for the image analyzers:
-//! `cargo run --release -p fileproc-formats --example gen_images -- [DIR]` (default
-//! `/tmp/fileproc-images`) writes
-//!
-//! - `photo-12mp.jpg`: 4000×3000 JPEG (quality 90) with an EXIF APP1 segment inserted by hand
-//!   (Make, Model, Orientation 6: displays 3000×4000);
-//! - `rgba-3000x2000.png`: 3000×2000 RGBA PNG with a transparent gradient;
-//! - `photo-2000x1500.webp`: 2000×1500 lossless WebP (the `image` crate encodes lossless only).
-//!
-//! The pictures are smooth gradients and shapes with seeded noise, so they compress like photos
-//! rather than like flat colour; the same bytes come out on every run.
+//! The benchmark pictures. They are smooth gradients and shapes with seeded noise, so they
+//! compress like photos rather than like flat colour; the same bytes come out on every run.
 
-use std::path::Path;
+use std::io;
 
 use image::codecs::jpeg::JpegEncoder;
-use image::codecs::webp::WebPEncoder;
-use image::{ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+
+use crate::other;
 
 /// A seeded xorshift generator: the noise is the same on every run.
 struct Noise(u64);
@@ -78,9 +71,11 @@ fn exif_block(orientation: u16) -> Vec<u8> {
 }
 
 /// `jpeg` with an APP1 `Exif\0\0` segment holding `tiff` inserted right after SOI.
-fn with_exif(jpeg: &[u8], tiff: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let rest = jpeg.strip_prefix(&[0xFF, 0xD8]).ok_or("not a JPEG")?;
-    let len = u16::try_from(2 + 6 + tiff.len())?;
+fn with_exif(jpeg: &[u8], tiff: &[u8]) -> io::Result<Vec<u8>> {
+    let rest = jpeg
+        .strip_prefix(&[0xFF, 0xD8])
+        .ok_or_else(|| other("not a JPEG"))?;
+    let len = u16::try_from(2 + 6 + tiff.len()).map_err(other)?;
     let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
     out.extend(len.to_be_bytes());
     out.extend(b"Exif\0\0");
@@ -89,56 +84,43 @@ fn with_exif(jpeg: &[u8], tiff: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Er
     Ok(out)
 }
 
-fn write_jpeg(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// The 12 MP photo: 4000×3000 JPEG (quality 90) with an EXIF APP1 segment (Make, Model,
+/// Orientation 6: it displays as 3000×4000).
+///
+/// # Errors
+/// The JPEG encoder's.
+pub fn jpeg_12mp() -> io::Result<Vec<u8>> {
     let picture = photo(4000, 3000, 0x5EED_0001);
     let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&picture)?;
-    let jpeg = with_exif(&jpeg, &exif_block(6))?;
-    std::fs::write(dir.join("photo-12mp.jpg"), &jpeg)?;
-    println!(
-        "photo-12mp.jpg: 4000x3000, EXIF orientation 6, {} bytes",
-        jpeg.len()
-    );
-    Ok(())
+    JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&picture)
+        .map_err(other)?;
+    with_exif(&jpeg, &exif_block(6))
 }
 
-fn write_png(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// 3000×2000 RGBA PNG: the photo pattern with alpha rising from left to right.
+///
+/// # Errors
+/// The PNG encoder's.
+pub fn png_rgba() -> io::Result<Vec<u8>> {
     let rgb = photo(3000, 2000, 0x5EED_0002);
     let picture = RgbaImage::from_fn(3000, 2000, |x, y| {
         let [r, g, b] = rgb.get_pixel(x, y).0;
         Rgba([r, g, b, (x * 255 / 2999) as u8])
     });
-    let path = dir.join("rgba-3000x2000.png");
-    picture.save(&path)?;
-    println!(
-        "rgba-3000x2000.png: {} bytes",
-        std::fs::metadata(&path)?.len()
-    );
-    Ok(())
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
+        .write_image(picture.as_raw(), 3000, 2000, ExtendedColorType::Rgba8)
+        .map_err(other)?;
+    Ok(png)
 }
 
-fn write_webp(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// 2000×1500 lossy WebP at quality 80 (libwebp), as cameras and sites produce them.
+///
+/// # Errors
+/// None in practice (libwebp takes any RGB buffer); kept for symmetry.
+pub fn webp_photo() -> io::Result<Vec<u8>> {
     let picture = photo(2000, 1500, 0x5EED_0003);
-    let mut webp = Vec::new();
-    WebPEncoder::new_lossless(&mut webp).write_image(
-        picture.as_raw(),
-        2000,
-        1500,
-        image::ExtendedColorType::Rgb8,
-    )?;
-    std::fs::write(dir.join("photo-2000x1500.webp"), &webp)?;
-    println!("photo-2000x1500.webp: lossless, {} bytes", webp.len());
-    Ok(())
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "/tmp/fileproc-images".into());
-    let dir = Path::new(&dir);
-    std::fs::create_dir_all(dir)?;
-    write_jpeg(dir)?;
-    write_png(dir)?;
-    write_webp(dir)?;
-    Ok(())
+    let encoded = webp::Encoder::from_rgb(picture.as_raw(), 2000, 1500).encode(80.0);
+    Ok(encoded.to_vec())
 }

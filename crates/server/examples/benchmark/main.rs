@@ -1,0 +1,423 @@
+//! fileproc side by side with what users would pick instead, in one run, written to
+//! BENCHMARKS.md: `make benchmark` (which installs the peers, runs criterion, builds the release
+//! binary and then this).
+//!
+//! 1. The inputs (`fileproc-bench-inputs`, seeded) are written once into `--inputs`.
+//! 2. Per format (`items.rs`): fileproc's analyzer, in this process, against the peers on the
+//!    same file (a bare csv-crate pass, pandas, vipsthumbnail, Pillow, pdftotext, pdftoppm,
+//!    pypdf, python-calamine, openpyxl, python-docx), alternated run by run.
+//! 3. End to end (`e2e.rs`): the release server on the embedded default, large CSVs (latency and
+//!    peak RSS, 1 GB included), small files from 10 and 100 clients.
+//! 4. Criterion's results, when `cargo bench` left them in `--criterion`.
+//! 5. For every target missed, a CPU profile of fileproc doing that work (`profile.rs`).
+//!
+//! ```text
+//! cargo run --release -p fileproc --example benchmark -- [--out BENCHMARKS.md]
+//!   [--python PATH] [--bin target/release/fileproc] [--inputs target/bench-inputs]
+//!   [--criterion target/criterion] [--work DIR] [--runs 5] [--e2e-runs 3]
+//!   [--small-files 1000] [--parts formats,e2e] [--no-profiles]
+//! ```
+//!
+//! Without `--python` the Python peers are left out (and said to be). Figures are printed to
+//! stderr as they come; the file is written at the end.
+
+#[path = "../bench_support/mod.rs"]
+mod bench_support;
+mod e2e;
+mod items;
+mod peers;
+mod profile;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use fileproc_bench_inputs::Input;
+
+use bench_support::{default_bin, loadavg, machine, median};
+use items::{Item, Runner, Work};
+use peers::{PythonPeer, program_version};
+use report::{LargeRow, Report, SmallRow, Verdict, ratio};
+
+struct Args {
+    out: PathBuf,
+    python: Option<PathBuf>,
+    bin: PathBuf,
+    inputs: PathBuf,
+    criterion: Option<PathBuf>,
+    work: PathBuf,
+    runs: usize,
+    e2e_runs: usize,
+    small_files: usize,
+    formats: bool,
+    e2e: bool,
+    profiles: bool,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        out: PathBuf::from("BENCHMARKS.md"),
+        python: None,
+        bin: default_bin(),
+        inputs: PathBuf::from("target/bench-inputs"),
+        criterion: None,
+        work: std::env::temp_dir().join("fileproc-benchmark"),
+        runs: 5,
+        e2e_runs: 3,
+        small_files: 1000,
+        formats: true,
+        e2e: true,
+        profiles: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--no-profiles" {
+            args.profiles = false;
+            continue;
+        }
+        let value = it
+            .next()
+            .with_context(|| format!("{flag} needs a value (see the example's doc comment)"))?;
+        let count = |v: &str| -> Result<usize> {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| format!("{flag} takes a positive number, not {v:?}"))
+        };
+        match flag.as_str() {
+            "--out" => args.out = value.into(),
+            "--python" => args.python = Some(value.into()),
+            "--bin" => args.bin = value.into(),
+            "--inputs" => args.inputs = value.into(),
+            "--criterion" => args.criterion = Some(value.into()),
+            "--work" => args.work = value.into(),
+            "--runs" => args.runs = count(&value)?,
+            "--e2e-runs" => args.e2e_runs = count(&value)?,
+            "--small-files" => args.small_files = count(&value)?,
+            "--parts" => {
+                args.formats = false;
+                args.e2e = false;
+                for part in value.split(',') {
+                    match part {
+                        "formats" => args.formats = true,
+                        "e2e" => args.e2e = true,
+                        other => bail!("unknown part {other:?}: formats or e2e"),
+                    }
+                }
+            }
+            other => bail!("unknown option {other} (see the example's doc comment)"),
+        }
+    }
+    Ok(args)
+}
+
+fn command_line(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn header(args: &Args) -> String {
+    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
+    let commit = command_line("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_default();
+    let dirty = command_line("git", &["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
+    let rustc = command_line("rustc", &["--version"]).unwrap_or_default();
+    let python = args
+        .python
+        .as_deref()
+        .map(PythonPeer::versions)
+        .unwrap_or_else(|| "not run (no --python)".into());
+    format!(
+        "# Benchmarks\n\n\
+         fileproc side by side with what a team would pick instead, on the same generated inputs in \
+         one run, so the machine's noise falls on both sides. Written by `make benchmark`; \
+         figures are never asserted in tests.\n\n\
+         - **When**: {date}, commit `{commit}`{}, built with {rustc} (release profile).\n\
+         - **Machine**: {}. Load average at the start: {}.\n\
+         - **Peers**: {python}; {}; {}; {}; the system's {}.\n\
+         - **Reproduce**: `make benchmark` (installs the peers: Debian's libvips-tools and \
+         poppler-utils, and the Python packages of `bench/peers/requirements.txt` into a \
+         virtualenv; then criterion, then `crates/server/examples/benchmark`). Inputs are made \
+         from fixed seeds by `crates/bench-inputs` and cached in `target/bench-inputs`.\n\n\
+         How each side is timed: fileproc's analyzer runs in the benchmark's own process, on the \
+         file as a worker reads it (records dropped rather than stored); the Python peers are \
+         timed inside one long-lived interpreter (start-up and imports not counted); \
+         vipsthumbnail, pdftotext and pdftoppm from spawn to exit, as a service would run them. \
+         Each contender runs once untimed first; runs shorter than 0.2 s are repeated back to back \
+         and count as their mean. fileproc goes first in even runs and last in odd ones.\n",
+        if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        },
+        machine(),
+        loadavg(),
+        program_version("vipsthumbnail", "--version"),
+        program_version("pdftotext", "-v"),
+        program_version("pdftoppm", "-v"),
+        program_version("python3", "--version"),
+    )
+}
+
+/// The input files, made once.
+fn prepare_inputs(dir: &Path, inputs: &[Input]) -> Result<()> {
+    for input in inputs {
+        let started = Instant::now();
+        let path = fileproc_bench_inputs::ensure(dir, *input)
+            .with_context(|| format!("writing {}", input.file_name()))?;
+        eprintln!(
+            "input {} ({} bytes, {:.1} s)",
+            path.display(),
+            std::fs::metadata(&path)?.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The per-format items: measured, judged against their targets, profiled where missed.
+fn run_formats(args: &Args, report: &mut Report) -> Result<()> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peers/peer.py");
+    let mut python = match &args.python {
+        Some(python) => Some(PythonPeer::start(python, &script)?),
+        None => {
+            report
+                .notes
+                .push("The Python peers were not run (no `--python`).".into());
+            None
+        }
+    };
+    let scratch = args.work.join("scratch");
+    std::fs::create_dir_all(&scratch)?;
+    let mut runner = Runner {
+        python: python.as_mut(),
+        scratch,
+    };
+    for mut item in items::all() {
+        if runner.python.is_none() {
+            item.peers.retain(|p| !matches!(p.work, Work::Python(_)));
+        }
+        let path = args.inputs.join(item.input.file_name());
+        eprintln!("measuring {} ...", item.title);
+        let measured = runner.measure(&item, &path, args.runs)?;
+        for (series, ratios) in &measured.peers {
+            eprintln!(
+                "  {}: fileproc {:.4} s, {} {:.4} s, ratio {}",
+                item.title,
+                median(measured.fileproc.seconds.clone()),
+                series.name,
+                median(series.seconds.clone()),
+                ratio(median(ratios.clone()))
+            );
+            for target in item.targets.iter().filter(|t| t.peer == series.name) {
+                let r = median(ratios.clone());
+                let met = r <= target.max_ratio;
+                let profile = if met || !args.profiles {
+                    None
+                } else {
+                    Some(profile_item(&item, &path)?)
+                };
+                report.verdicts.push(Verdict {
+                    goal: format!("{} ({})", target.goal, item.title),
+                    measured: format!("{} (goal ≤ {})", ratio(r), ratio(target.max_ratio)),
+                    met,
+                    profile,
+                });
+            }
+        }
+        report.items.push(measured);
+    }
+    Ok(())
+}
+
+/// A 3-second in-process profile of fileproc doing `item`.
+fn profile_item(item: &Item, path: &Path) -> Result<profile::Summary> {
+    let Work::Analyzer {
+        file_type,
+        thumbnails,
+    } = &item.fileproc
+    else {
+        bail!("only fileproc's analyzers are profiled");
+    };
+    let profile = profile::in_process(Duration::from_secs(3), || {
+        items::analyze(*file_type, thumbnails, path).map(|_| ())
+    })?;
+    Ok(profile::summarize(&profile, 15))
+}
+
+/// The end-to-end part, with its verdicts.
+async fn run_e2e(args: &Args, report: &mut Report) -> Result<()> {
+    let service = e2e::Service::start(&args.bin, &args.work).await?;
+    let mut rss = Vec::new();
+    for (label, input) in [
+        ("1 MB", Input::Csv1Mb),
+        ("10 MB", Input::Csv10Mb),
+        ("100 MB", Input::Csv100Mb),
+        ("1 GB", Input::Csv1Gb),
+    ] {
+        let path = args.inputs.join(input.file_name());
+        let records = items::csv_floor(&path)?.saturating_sub(1);
+        let bytes = std::fs::metadata(&path)?.len();
+        let mut runs = Vec::new();
+        for run in 0..args.e2e_runs {
+            let r = e2e::large_csv(&service, &path, records).await?;
+            eprintln!(
+                "e2e {label} run {run}: upload {:.3} s, processing {:.3} s, total {:.3} s, peak RSS {:.1} MB",
+                r.upload_s, r.process_s, r.total_s, r.peak_rss_mb
+            );
+            runs.push(r);
+        }
+        rss.push((
+            label,
+            runs.iter().map(|r| r.peak_rss_mb).fold(0.0, f64::max),
+        ));
+        if input == Input::Csv1Gb {
+            let upload = median(runs.iter().map(|r| r.upload_s).collect());
+            let throughput = bytes as f64 / upload / 1e6;
+            let met = throughput >= 500.0;
+            let profile = if met || !args.profiles {
+                None
+            } else {
+                Some(
+                    e2e::profiled(&service, 3, async {
+                        e2e::large_csv(&service, &path, records).await.map(|_| ())
+                    })
+                    .await?,
+                )
+            };
+            report.verdicts.push(Verdict {
+                goal: "1 GB upload ≥ 500 MB/s on loopback".into(),
+                measured: format!("{throughput:.0} MB/s (multipart, median of {})", runs.len()),
+                met,
+                profile,
+            });
+        }
+        report.large.push(LargeRow {
+            label: label.to_owned(),
+            bytes,
+            runs,
+        });
+    }
+    let worst = rss.iter().map(|(_, mb)| *mb).fold(0.0, f64::max);
+    report.verdicts.push(Verdict {
+        goal: "Peak server RSS ≤ 50 MB while processing 1 MB, 100 MB or 1 GB (flat)".into(),
+        measured: rss
+            .iter()
+            .map(|(label, mb)| format!("{label}: {mb:.1} MB"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        met: worst <= 50.0,
+        profile: None,
+    });
+
+    // Warm-up: the first files pay for the catalog's and the workers' first use.
+    e2e::small_files(&service, 10, 50, 1_000_000).await?;
+    for clients in [10, 100] {
+        let mut runs = Vec::new();
+        for run in 0..args.e2e_runs {
+            let seed = (clients * 1_000 + run) as u64 * 1_000_000;
+            let r = e2e::small_files(&service, clients, args.small_files, seed).await?;
+            eprintln!(
+                "e2e small files, {clients} clients, run {run}: {:.0} files/s, p99 {:.1} ms",
+                r.files_per_s,
+                bench_support::percentile(&r.latencies_ms, 99.0)
+            );
+            runs.push(r);
+        }
+        if clients == 100 {
+            let (fps, _, p99, _, _) = e2e::small_medians(&runs);
+            let met = fps >= 1000.0 && p99 < 50.0;
+            let profile = if met || !args.profiles {
+                None
+            } else {
+                let seconds = (args.small_files as f64 / fps).ceil().clamp(1.0, 60.0) as u64;
+                Some(
+                    e2e::profiled(&service, seconds, async {
+                        e2e::small_files(&service, 100, args.small_files, 9_000_000_000)
+                            .await
+                            .map(|_| ())
+                    })
+                    .await?,
+                )
+            };
+            report.verdicts.push(Verdict {
+                goal: "≥ 1,000 small files/s end to end, p99 < 50 ms at 100 clients".into(),
+                measured: format!("{fps:.0} files/s, p99 {p99:.1} ms"),
+                met,
+                profile,
+            });
+        }
+        report.small.push(SmallRow {
+            clients,
+            files: args.small_files,
+            runs,
+        });
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let started = Instant::now();
+    let mut report = Report {
+        header: header(&args),
+        ..Report::default()
+    };
+    let mut inputs: Vec<Input> = Vec::new();
+    if args.formats {
+        inputs.extend([
+            Input::Csv1Mb,
+            Input::Csv10Mb,
+            Input::Csv100Mb,
+            Input::Jpeg,
+            Input::Png,
+            Input::Webp,
+            Input::Pdf,
+            Input::Xlsx,
+            Input::Docx,
+        ]);
+    }
+    if args.e2e {
+        inputs.extend(Input::ALL.iter().filter(|i| i.csv_bytes().is_some()));
+        inputs.dedup();
+        if !args.bin.is_file() {
+            bail!(
+                "{} is missing: cargo build --release -p fileproc --bin fileproc (or --bin PATH)",
+                args.bin.display()
+            );
+        }
+    }
+    prepare_inputs(&args.inputs, &inputs)?;
+    if args.formats {
+        run_formats(&args, &mut report)?;
+    }
+    if args.e2e {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run_e2e(&args, &mut report))?;
+    }
+    if let Some(dir) = &args.criterion {
+        report.criterion = report::read_criterion(dir);
+        if report.criterion.is_empty() {
+            report.notes.push(format!(
+                "No criterion results under `{}` (run `cargo bench -p fileproc-formats` first).",
+                dir.display()
+            ));
+        }
+    }
+    report.notes.push(format!(
+        "The whole benchmark took {:.0} s; load average at the end: {}.",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    ));
+    std::fs::write(&args.out, report.markdown())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("wrote {}", args.out.display());
+    let _ = std::fs::remove_dir_all(args.work.join("scratch"));
+    Ok(())
+}

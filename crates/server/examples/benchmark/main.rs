@@ -15,10 +15,11 @@
 //! cargo run --release -p fileproc --example benchmark -- [--out BENCHMARKS.md]
 //!   [--python PATH] [--bin target/release/fileproc] [--inputs target/bench-inputs]
 //!   [--criterion target/criterion] [--work DIR] [--runs 5] [--e2e-runs 3]
-//!   [--small-files 1000] [--parts formats,e2e] [--no-profiles]
+//!   [--small-files 1000] [--parts formats,e2e] [--items csv,xlsx] [--no-profiles]
 //! ```
 //!
-//! Without `--python` the Python peers are left out (and said to be). Figures are printed to
+//! `--items` keeps the per-format items whose title contains one of the words. Without
+//! `--python` the Python peers are left out (and said to be). Figures are printed to
 //! stderr as they come; the file is written at the end.
 
 #[path = "../bench_support/mod.rs"]
@@ -54,6 +55,8 @@ struct Args {
     formats: bool,
     e2e: bool,
     profiles: bool,
+    /// Only the per-format items whose title contains one of these (case-insensitive).
+    items: Vec<String>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Args> {
         formats: true,
         e2e: true,
         profiles: true,
+        items: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -96,6 +100,7 @@ fn parse_args() -> Result<Args> {
             "--runs" => args.runs = count(&value)?,
             "--e2e-runs" => args.e2e_runs = count(&value)?,
             "--small-files" => args.small_files = count(&value)?,
+            "--items" => args.items = value.split(',').map(str::to_lowercase).collect(),
             "--parts" => {
                 args.formats = false;
                 args.e2e = false;
@@ -198,6 +203,10 @@ fn run_formats(args: &Args, report: &mut Report) -> Result<()> {
         scratch,
     };
     for mut item in items::all() {
+        let title = item.title.to_lowercase();
+        if !args.items.is_empty() && !args.items.iter().any(|w| title.contains(w.as_str())) {
+            continue;
+        }
         if runner.python.is_none() {
             item.peers.retain(|p| !matches!(p.work, Work::Python(_)));
         }

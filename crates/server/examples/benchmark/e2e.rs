@@ -116,6 +116,8 @@ impl Watcher {
 /// A running server and its client side.
 pub struct Service {
     pub server: Server,
+    /// The server's RSS once it answers `/health` and the WebSocket is open, before any file, MB.
+    pub idle_rss_mb: f64,
     client: reqwest::Client,
     watcher: Watcher,
     _dir: TempDir,
@@ -158,8 +160,10 @@ impl Service {
             .build()?;
         server.wait_healthy(&client).await?;
         let watcher = Watcher::connect(server.port).await?;
+        let idle_rss_mb = kib_mb(server.rss_kib());
         Ok(Service {
             server,
+            idle_rss_mb,
             client,
             watcher,
             _dir: TempDir(dir),

@@ -261,6 +261,7 @@ fn profile_item(item: &Item, path: &Path) -> Result<profile::Summary> {
 /// The end-to-end part, with its verdicts.
 async fn run_e2e(args: &Args, report: &mut Report) -> Result<()> {
     let service = e2e::Service::start(&args.bin, &args.work).await?;
+    report.idle_rss_mb = Some(service.idle_rss_mb);
     let mut rss = Vec::new();
     for (label, input) in [
         ("1 MB", Input::Csv1Mb),

@@ -43,6 +43,8 @@ pub struct Report {
     pub criterion: Vec<(String, f64, Option<String>)>,
     pub verdicts: Vec<Verdict>,
     pub notes: Vec<String>,
+    /// The server's RSS before the first file, MB.
+    pub idle_rss_mb: Option<f64>,
 }
 
 fn seconds(s: f64) -> String {
@@ -124,13 +126,19 @@ impl Report {
             }
         }
         if !self.large.is_empty() {
-            out.push_str(
+            let idle = self
+                .idle_rss_mb
+                .map(|mb| format!("The server's RSS before the first file: {mb:.1} MB.\n\n"))
+                .unwrap_or_default();
+            let _ = write!(
+                out,
                 "\n## End to end\n\n`fileproc serve` (release) on the embedded default: SQLite and \
                  local disk, default settings (4 workers), over loopback. Medians over the runs.\n\n\
                  ### CSV: upload, processing, result\n\nMultipart upload streamed from disk, the \
                  `completed` event on `/ws`, then `GET /result` (its `row_count` checked). Peak RSS \
-                 is the server's `VmHWM`, reset before each file, and `VmRSS` sampled every 20 ms.\n\n\
-                 | file | runs | upload | processing | upload → result | throughput (whole way) | peak server RSS (max) |\n\
+                 is the server's `VmHWM`, reset before each file, and `VmRSS` sampled every 20 ms. \
+                 Processing includes writing every record to storage as NDJSON.\n\n\
+                 {idle}| file | runs | upload | processing | upload → result | throughput (whole way) | peak server RSS (max) |\n\
                  | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
             );
             for row in &self.large {

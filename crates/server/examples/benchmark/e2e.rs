@@ -398,5 +398,9 @@ pub async fn profiled<T>(
     let profile = service.profile(seconds);
     work.await?;
     let profile = profile.await??;
-    Ok(profile::summarize(&profile, 15))
+    let hz = u32::try_from(1_000_000_000 / profile.period.max(1)).unwrap_or(100);
+    Ok(profile::Summary {
+        window: Some((seconds, hz)),
+        ..profile::summarize(&profile, 15)
+    })
 }

@@ -17,6 +17,9 @@ pub struct Summary {
     pub by_self: Vec<(String, f64)>,
     /// fileproc's own functions by the share of samples they are on the stack of, highest first.
     pub ours_by_total: Vec<(String, f64)>,
+    /// For a server profile: its length in seconds and sampling rate (Hz), to tell busy from
+    /// waiting.
+    pub window: Option<(u64, u32)>,
 }
 
 /// A function name without its hash suffix (`::h0123456789abcdef`) and shortened past 110 chars.
@@ -95,6 +98,7 @@ pub fn summarize(profile: &Profile, top: usize) -> Summary {
         samples: total_samples,
         by_self: share(by_self),
         ours_by_total: share(by_total),
+        window: None,
     }
 }
 
@@ -116,8 +120,18 @@ pub fn in_process(duration: Duration, mut work: impl FnMut() -> Result<()>) -> R
 
 /// The summary as Markdown: two short tables.
 pub fn markdown(summary: &Summary) -> String {
+    let busy = summary
+        .window
+        .map(|(seconds, hz)| {
+            let cores = summary.samples as f64 / (seconds as f64 * f64::from(hz));
+            format!(
+                " over {seconds} s: the server was on CPU for {:.0}% of one core's time",
+                cores * 100.0
+            )
+        })
+        .unwrap_or_default();
     let mut out = format!(
-        "{} samples. Self time (the function itself, at the leaf of the stack):\n\n| % | function |\n| ---: | --- |\n",
+        "{} samples{busy}. Self time (the function itself, at the leaf of the stack):\n\n| % | function |\n| ---: | --- |\n",
         summary.samples
     );
     for (name, pct) in &summary.by_self {

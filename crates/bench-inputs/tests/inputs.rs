@@ -2,30 +2,21 @@
 //! by fileproc's own analyzers (and the CSV by the csv crate) with exact facts.
 
 use std::io::Cursor;
-use std::sync::atomic::AtomicBool;
 
 use fileproc_bench_inputs::{Input, csv, docx, images, pdf, xlsx};
-use fileproc_formats::{Access, Analysis, Context, DiscardRecords, FileType, Limits};
+use fileproc_formats::{Analysis, DiscardRecords, FileType, Limits};
 use sha2::{Digest, Sha256};
 
 fn analyze(file_type: FileType, bytes: &[u8], limits: Limits) -> Analysis {
-    let analyzer = fileproc_formats::analyzer_for(file_type).expect("an analyzer");
-    let cancel = AtomicBool::new(false);
-    let mut progress = |_| {};
-    let mut sink = DiscardRecords;
-    let mut ctx = Context {
+    let size = Some(bytes.len() as u64);
+    fileproc_formats::analyze_whole(
+        file_type,
+        &mut Cursor::new(bytes),
+        size,
         limits,
-        size: Some(bytes.len() as u64),
-        progress: &mut progress,
-        records: &mut sink,
-        cancel: &cancel,
-    };
-    let mut cursor = Cursor::new(bytes);
-    let input = match analyzer.access() {
-        Access::Sequential => fileproc_formats::Input::Stream(&mut cursor),
-        Access::Random => fileproc_formats::Input::Seekable(&mut cursor),
-    };
-    analyzer.analyze(input, &mut ctx).expect("the analysis")
+        &mut DiscardRecords,
+    )
+    .expect("the analysis")
 }
 
 /// The result section's fields: `{"csv": {...}}` → `{...}`.

@@ -8,36 +8,28 @@
 
 use std::hint::black_box;
 use std::io::Cursor;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fileproc_bench_inputs::{csv, docx, images, pdf, xlsx};
-use fileproc_formats::{Access, Analysis, Context, DiscardRecords, FileType, Input, Limits};
+use fileproc_formats::{Analysis, DiscardRecords, FileType, Limits};
 
 /// One analysis of `bytes` as `file_type`, thumbnails at `thumbnails` px.
 fn analyze(file_type: FileType, bytes: &[u8], thumbnails: &[u32]) -> Analysis {
-    let analyzer = fileproc_formats::analyzer_for(file_type).expect("an analyzer");
-    let cancel = AtomicBool::new(false);
-    let mut progress = |_| {};
-    let mut sink = DiscardRecords;
-    let mut ctx = Context {
-        limits: Limits {
-            thumbnail_sizes: thumbnails.to_vec(),
-            enable_webp: false,
-            ..Limits::default()
-        },
-        size: Some(bytes.len() as u64),
-        progress: &mut progress,
-        records: &mut sink,
-        cancel: &cancel,
+    let limits = Limits {
+        thumbnail_sizes: thumbnails.to_vec(),
+        enable_webp: false,
+        ..Limits::default()
     };
-    let mut cursor = Cursor::new(bytes);
-    let input = match analyzer.access() {
-        Access::Sequential => Input::Stream(&mut cursor),
-        Access::Random => Input::Seekable(&mut cursor),
-    };
-    analyzer.analyze(input, &mut ctx).expect("the analysis")
+    let size = Some(bytes.len() as u64);
+    fileproc_formats::analyze_whole(
+        file_type,
+        &mut Cursor::new(bytes),
+        size,
+        limits,
+        &mut DiscardRecords,
+    )
+    .expect("the analysis")
 }
 
 fn bench_csv(c: &mut Criterion) {

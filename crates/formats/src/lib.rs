@@ -139,3 +139,35 @@ pub fn analyzer_for(file_type: FileType) -> Option<&'static dyn Analyzer> {
         FileType::Webp => Some(&images::WEBP),
     }
 }
+
+/// Analyzes a whole file from its start in one call, for callers outside the server's pipeline
+/// (the benchmarks, `examples/analyze.rs`, tests): the type's analyzer, `limits`, every record
+/// to `records`, no progress reports and no cancelling. `reader` is given as a stream or as
+/// seekable, as the analyzer's [`Access`] asks; `size` is its length in bytes when known.
+///
+/// # Errors
+/// [`FormatError::Unsupported`] for a type without an analyzer, else the analyzer's errors.
+pub fn analyze_whole<R: ReadSeek>(
+    file_type: FileType,
+    reader: &mut R,
+    size: Option<u64>,
+    limits: Limits,
+    records: &mut dyn RecordSink,
+) -> Result<Analysis, FormatError> {
+    let analyzer = analyzer_for(file_type)
+        .ok_or_else(|| FormatError::Unsupported(format!("no analyzer for {file_type:?}")))?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut progress = |_| {};
+    let mut ctx = Context {
+        limits,
+        size,
+        progress: &mut progress,
+        records,
+        cancel: &cancel,
+    };
+    let input = match analyzer.access() {
+        Access::Sequential => Input::Stream(reader),
+        Access::Random => Input::Seekable(reader),
+    };
+    analyzer.analyze(input, &mut ctx)
+}

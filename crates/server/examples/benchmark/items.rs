@@ -3,12 +3,11 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail, ensure};
 use fileproc_bench_inputs::Input;
-use fileproc_formats::{Access, Context, DiscardRecords, FileType, Limits, Section};
+use fileproc_formats::{DiscardRecords, FileType, Limits, Section};
 
 use crate::peers::{PythonPeer, run_commands};
 
@@ -340,31 +339,20 @@ impl Runner<'_> {
 /// fileproc's analysis of `path` as a worker runs it (records to a sink that drops them: the
 /// server streams them to storage), returning the facts it found.
 pub fn analyze(file_type: FileType, thumbnails: &[u32], path: &Path) -> Result<String> {
-    let analyzer = fileproc_formats::analyzer_for(file_type).context("no analyzer")?;
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let size = file.metadata()?.len();
-    let cancel = AtomicBool::new(false);
-    let mut progress = |_| {};
-    let mut sink = DiscardRecords;
-    let mut ctx = Context {
-        limits: Limits {
-            thumbnail_sizes: thumbnails.to_vec(),
-            enable_webp: false,
-            ..Limits::default()
-        },
-        size: Some(size),
-        progress: &mut progress,
-        records: &mut sink,
-        cancel: &cancel,
+    let limits = Limits {
+        thumbnail_sizes: thumbnails.to_vec(),
+        enable_webp: false,
+        ..Limits::default()
     };
-    let analysis = match analyzer.access() {
-        Access::Sequential => {
-            analyzer.analyze(fileproc_formats::Input::Stream(&mut file), &mut ctx)?
-        }
-        Access::Random => {
-            analyzer.analyze(fileproc_formats::Input::Seekable(&mut file), &mut ctx)?
-        }
-    };
+    let analysis = fileproc_formats::analyze_whole(
+        file_type,
+        &mut file,
+        Some(size),
+        limits,
+        &mut DiscardRecords,
+    )?;
     let thumbs: Vec<String> = analysis
         .thumbnails
         .iter()

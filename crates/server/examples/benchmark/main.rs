@@ -81,6 +81,22 @@ fn parse_args() -> Result<Args> {
             args.profiles = false;
             continue;
         }
+        const TAKE_VALUES: [&str; 11] = [
+            "--out",
+            "--python",
+            "--bin",
+            "--inputs",
+            "--criterion",
+            "--work",
+            "--runs",
+            "--e2e-runs",
+            "--small-files",
+            "--parts",
+            "--items",
+        ];
+        if !TAKE_VALUES.contains(&flag.as_str()) {
+            bail!("unknown option {flag} (see the example's doc comment)");
+        }
         let value = it
             .next()
             .with_context(|| format!("{flag} needs a value (see the example's doc comment)"))?;

@@ -13,7 +13,8 @@ use pprof::protos::Profile;
 pub struct Summary {
     /// Samples (CPU time / sampling period).
     pub samples: i64,
-    /// Functions by the share of samples where they are the leaf, highest first.
+    /// Functions by the share of samples where they are the innermost frame (inlined helpers
+    /// count as themselves), highest first.
     pub by_self: Vec<(String, f64)>,
     /// fileproc's own functions by the share of samples they are on the stack of, highest first.
     pub ours_by_total: Vec<(String, f64)>,
@@ -75,6 +76,8 @@ pub fn summarize(profile: &Profile, top: usize) -> Summary {
             .filter_map(|id| locations.get(id))
             .flatten()
             .collect();
+        // Self time goes to the innermost frame: pprof-rs gives each inlined function its own
+        // location, so a helper inlined into a loop (`is_char_boundary`...) shows by its name.
         if let Some(leaf) = stack.first() {
             *by_self.entry((*leaf).clone()).or_default() += count;
         }
@@ -131,7 +134,7 @@ pub fn markdown(summary: &Summary) -> String {
         })
         .unwrap_or_default();
     let mut out = format!(
-        "{} samples{busy}. Self time (the function itself, at the leaf of the stack):\n\n| % | function |\n| ---: | --- |\n",
+        "{} samples{busy}. Self time (the innermost function at the sampled instruction, inlined helpers by their own name):\n\n| % | function |\n| ---: | --- |\n",
         summary.samples
     );
     for (name, pct) in &summary.by_self {

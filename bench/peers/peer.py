@@ -14,7 +14,8 @@ and reads one JSON line back per request,
     {"seconds": 0.123, "facts": {...}}   or   {"error": "..."}
 
 `seconds` is the wall time of the work alone (time.perf_counter around it); `facts` are counts
-the benchmark checks against fileproc's, so both sides are known to have done the whole job.
+BENCHMARKS.md shows beside fileproc's, so a reader sees both sides did the whole job (where they
+count differently, e.g. python-docx's words leave out table cells, the numbers differ).
 """
 
 import io

@@ -43,6 +43,8 @@ struct Outcome {
 struct Watcher {
     done: Arc<Mutex<HashMap<String, Outcome>>>,
     notify: Arc<Notify>,
+    /// Set when the WebSocket ends (the server went away): waiting stops at once.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Watcher {
@@ -58,6 +60,7 @@ impl Watcher {
         let watcher = Watcher {
             done: Arc::default(),
             notify: Arc::default(),
+            closed: Arc::default(),
         };
         let w = watcher.clone();
         tokio::spawn(async move {
@@ -86,6 +89,8 @@ impl Watcher {
                 }
                 w.notify.notify_waiters();
             }
+            w.closed.store(true, Ordering::SeqCst);
+            w.notify.notify_waiters();
         });
         Ok(watcher)
     }
@@ -106,6 +111,11 @@ impl Watcher {
                     Some(error) => bail!("file {file_id} failed: {error}"),
                 };
             }
+            ensure!(
+                !self.closed.load(Ordering::SeqCst),
+                "the server's WebSocket closed while {file_id} was waited for: did the server \
+                 exit? (its log is server.log in the --work directory)"
+            );
             let left = deadline.saturating_duration_since(Instant::now());
             ensure!(!left.is_zero(), "no terminal event for {file_id}");
             let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), notified).await;
@@ -139,6 +149,8 @@ impl Service {
         let dir = work.join(format!("e2e-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
+        // Removed on every way out, a server that does not start included.
+        let guard = TempDir(dir.clone());
         let env: Vec<(String, String)> = [
             (
                 "DATABASE_URL",
@@ -166,7 +178,7 @@ impl Service {
             idle_rss_mb,
             client,
             watcher,
-            _dir: TempDir(dir),
+            _dir: guard,
         })
     }
 

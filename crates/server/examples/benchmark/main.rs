@@ -103,8 +103,8 @@ fn parse_args() -> Result<Args> {
         let count = |v: &str| -> Result<usize> {
             v.parse::<usize>()
                 .ok()
-                .filter(|n| *n > 0)
-                .with_context(|| format!("{flag} takes a positive number, not {v:?}"))
+                .filter(|n| (1..=1_000_000).contains(n))
+                .with_context(|| format!("{flag} takes a number from 1 to 1000000, not {v:?}"))
         };
         match flag.as_str() {
             "--out" => args.out = value.into(),
@@ -128,7 +128,7 @@ fn parse_args() -> Result<Args> {
                     }
                 }
             }
-            other => bail!("unknown option {other} (see the example's doc comment)"),
+            other => unreachable!("{other} is in TAKE_VALUES"),
         }
     }
     Ok(args)
@@ -143,9 +143,20 @@ fn command_line(program: &str, args: &[&str]) -> Option<String> {
 
 fn header(args: &Args) -> String {
     let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
-    let commit = command_line("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_default();
-    let dirty = command_line("git", &["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|s| !s.is_empty());
+    let checkout = env!("CARGO_MANIFEST_DIR");
+    let commit =
+        command_line("git", &["-C", checkout, "rev-parse", "--short", "HEAD"]).unwrap_or_default();
+    let dirty = command_line(
+        "git",
+        &[
+            "-C",
+            checkout,
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ],
+    )
+    .is_some_and(|s| !s.is_empty());
     let rustc = command_line("rustc", &["--version"]).unwrap_or_default();
     let python = args
         .python
@@ -160,6 +171,7 @@ fn header(args: &Args) -> String {
          - **When**: {date}, commit `{commit}`{}, built with {rustc} (release profile).\n\
          - **Machine**: {}. Load average at the start: {}.\n\
          - **Peers**: {python}; {}; {}; {}; the system's {}.\n\
+         - **Options**: `{}`.\n\
          - **Reproduce**: `make benchmark` (installs the peers: Debian's libvips-tools and \
          poppler-utils, and the Python packages of `bench/peers/requirements.txt` into a \
          virtualenv; then criterion, then `crates/server/examples/benchmark`). Inputs are made \
@@ -181,6 +193,7 @@ fn header(args: &Args) -> String {
         program_version("pdftotext", "-v"),
         program_version("pdftoppm", "-v"),
         program_version("python3", "--version"),
+        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
     )
 }
 
@@ -392,6 +405,33 @@ async fn run_e2e(args: &Args, report: &mut Report) -> Result<()> {
 
 fn main() -> Result<()> {
     let args = parse_args()?;
+    // Fail before measuring, not after: the report's directory, and items that name something.
+    let out_dir = args
+        .out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !out_dir.is_dir() {
+        bail!(
+            "--out {}: no directory {}",
+            args.out.display(),
+            out_dir.display()
+        );
+    }
+    if args.formats && !args.items.is_empty() {
+        let titles: Vec<String> = items::all()
+            .iter()
+            .map(|i| i.title.to_lowercase())
+            .collect();
+        for word in &args.items {
+            if !titles.iter().any(|t| t.contains(word.as_str())) {
+                bail!(
+                    "--items {word:?} names no item (titles: {})",
+                    titles.join("; ")
+                );
+            }
+        }
+    }
     let started = Instant::now();
     let mut report = Report {
         header: header(&args),

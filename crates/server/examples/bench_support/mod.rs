@@ -371,9 +371,18 @@ pub async fn upload_csv(
     filename: &str,
     csv: String,
 ) -> Result<String> {
-    let part = reqwest::multipart::Part::text(csv)
-        .file_name(filename.to_owned())
-        .mime_str("text/csv")?;
+    upload_part(client, base, filename, reqwest::multipart::Part::text(csv)).await
+}
+
+/// `POST /api/v1/files/upload` of `part` (as field `file`, named `filename`, `text/csv`); the
+/// new file's id.
+pub async fn upload_part(
+    client: &reqwest::Client,
+    base: &str,
+    filename: &str,
+    part: reqwest::multipart::Part,
+) -> Result<String> {
+    let part = part.file_name(filename.to_owned()).mime_str("text/csv")?;
     let form = reqwest::multipart::Form::new().part("file", part);
     let resp = client
         .post(format!("{base}/api/v1/files/upload"))

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::bench_support::{
     Sampler, Server, clock_ticks_per_second, cpu_ticks, kib_mb, median, percentile,
-    proc_status_kib, reset_hwm, small_csv, upload_csv,
+    proc_status_kib, reset_hwm, small_csv, upload_csv, upload_part,
 };
 use crate::profile;
 
@@ -236,26 +236,10 @@ async fn upload_path(client: &reqwest::Client, base: &str, path: &Path) -> Resul
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
-        .unwrap_or("data.csv")
-        .to_owned();
+        .unwrap_or("data.csv");
     let part =
-        reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), length)
-            .file_name(name)
-            .mime_str("text/csv")?;
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let resp = client
-        .post(format!("{base}/api/v1/files/upload"))
-        .multipart(form)
-        .send()
-        .await
-        .context("multipart upload")?;
-    let status = resp.status();
-    let body: serde_json::Value = resp.json().await.context("the upload's answer")?;
-    ensure!(status == StatusCode::CREATED, "upload: {status}: {body}");
-    body["file_id"]
-        .as_str()
-        .map(str::to_owned)
-        .with_context(|| format!("no file_id in {body}"))
+        reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), length);
+    upload_part(client, base, name, part).await
 }
 
 /// The first `row_count` anywhere in a result.

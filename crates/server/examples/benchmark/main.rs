@@ -213,8 +213,29 @@ fn prepare_inputs(dir: &Path, inputs: &[Input]) -> Result<()> {
     Ok(())
 }
 
+/// The per-format items `--items` keeps (all without it); a word that names no item is refused.
+fn selected_items(args: &Args) -> Result<Vec<Item>> {
+    let all = items::all();
+    let title = |item: &Item| item.title.to_lowercase();
+    for word in &args.items {
+        if !all.iter().any(|i| title(i).contains(word.as_str())) {
+            let titles: Vec<String> = all.iter().map(title).collect();
+            bail!(
+                "--items {word:?} names no item (titles: {})",
+                titles.join("; ")
+            );
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|i| {
+            args.items.is_empty() || args.items.iter().any(|w| title(i).contains(w.as_str()))
+        })
+        .collect())
+}
+
 /// The per-format items: measured, judged against their targets, profiled where missed.
-fn run_formats(args: &Args, report: &mut Report) -> Result<()> {
+fn run_formats(args: &Args, selected: Vec<Item>, report: &mut Report) -> Result<()> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peers/peer.py");
     let mut python = match &args.python {
         Some(python) => Some(PythonPeer::start(python, &script)?),
@@ -231,11 +252,7 @@ fn run_formats(args: &Args, report: &mut Report) -> Result<()> {
         python: python.as_mut(),
         scratch,
     };
-    for mut item in items::all() {
-        let title = item.title.to_lowercase();
-        if !args.items.is_empty() && !args.items.iter().any(|w| title.contains(w.as_str())) {
-            continue;
-        }
+    for mut item in selected {
         if runner.python.is_none() {
             item.peers.retain(|p| !matches!(p.work, Work::Python(_)));
         }
@@ -418,52 +435,37 @@ fn main() -> Result<()> {
             out_dir.display()
         );
     }
-    if args.formats && !args.items.is_empty() {
-        let titles: Vec<String> = items::all()
-            .iter()
-            .map(|i| i.title.to_lowercase())
-            .collect();
-        for word in &args.items {
-            if !titles.iter().any(|t| t.contains(word.as_str())) {
-                bail!(
-                    "--items {word:?} names no item (titles: {})",
-                    titles.join("; ")
-                );
-            }
-        }
-    }
+    let selected = if args.formats {
+        selected_items(&args)?
+    } else {
+        Vec::new()
+    };
     let started = Instant::now();
     let mut report = Report {
         header: header(&args),
         ..Report::default()
     };
+    // The inputs of the selected items, then the end-to-end CSVs, each once.
     let mut inputs: Vec<Input> = Vec::new();
-    if args.formats {
-        inputs.extend([
-            Input::Csv1Mb,
-            Input::Csv10Mb,
-            Input::Csv100Mb,
-            Input::Jpeg,
-            Input::Png,
-            Input::Webp,
-            Input::Pdf,
-            Input::Xlsx,
-            Input::Docx,
-        ]);
-    }
-    if args.e2e {
-        inputs.extend(Input::ALL.iter().filter(|i| i.csv_bytes().is_some()));
-        inputs.dedup();
-        if !args.bin.is_file() {
-            bail!(
-                "{} is missing: cargo build --release -p fileproc --bin fileproc (or --bin PATH)",
-                args.bin.display()
-            );
+    let e2e_inputs = Input::ALL.into_iter().filter(|i| i.csv_bytes().is_some());
+    let wanted = selected
+        .iter()
+        .map(|i| i.input)
+        .chain(e2e_inputs.filter(|_| args.e2e));
+    for input in wanted {
+        if !inputs.contains(&input) {
+            inputs.push(input);
         }
+    }
+    if args.e2e && !args.bin.is_file() {
+        bail!(
+            "{} is missing: cargo build --release -p fileproc --bin fileproc (or --bin PATH)",
+            args.bin.display()
+        );
     }
     prepare_inputs(&args.inputs, &inputs)?;
     if args.formats {
-        run_formats(&args, &mut report)?;
+        run_formats(&args, selected, &mut report)?;
     }
     if args.e2e {
         tokio::runtime::Builder::new_multi_thread()

@@ -116,7 +116,12 @@ fn parse_args() -> Result<Args> {
             "--runs" => args.runs = count(&value)?,
             "--e2e-runs" => args.e2e_runs = count(&value)?,
             "--small-files" => args.small_files = count(&value)?,
-            "--items" => args.items = value.split(',').map(str::to_lowercase).collect(),
+            "--items" => {
+                args.items = value.split(',').map(str::to_lowercase).collect();
+                if args.items.iter().any(String::is_empty) {
+                    bail!("--items takes words separated by commas, not {value:?}");
+                }
+            }
             "--parts" => {
                 args.formats = false;
                 args.e2e = false;
@@ -428,6 +433,12 @@ fn main() -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if args.out.is_dir() {
+        bail!(
+            "--out {} is a directory: name the report's file",
+            args.out.display()
+        );
+    }
     if !out_dir.is_dir() {
         bail!(
             "--out {}: no directory {}",

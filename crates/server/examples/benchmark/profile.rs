@@ -123,6 +123,11 @@ pub fn in_process(duration: Duration, mut work: impl FnMut() -> Result<()>) -> R
 
 /// The summary as Markdown: two short tables.
 pub fn markdown(summary: &Summary) -> String {
+    if summary.samples == 0 {
+        return "No samples: the work ended before the profile could see it (run more of it, e.g. \
+                a larger `--small-files`).\n"
+            .into();
+    }
     let busy = summary
         .window
         .map(|(seconds, hz)| {

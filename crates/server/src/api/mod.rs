@@ -7,6 +7,7 @@ pub mod files;
 pub mod health;
 pub mod images;
 pub mod openapi;
+pub mod page;
 pub mod pprof;
 pub mod progress;
 pub mod records;
@@ -50,7 +51,8 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(protected)
         .merge(health::router())
-        .merge(openapi::router());
+        .merge(openapi::router())
+        .merge(page::router());
     // Outside auth, like the probes; with its own port it is served there only.
     let monitoring = &state.settings.monitoring;
     if monitoring.metrics_enabled && monitoring.metrics_port.is_none() {

@@ -46,6 +46,8 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         (name = "content", description = "A processed file's bytes, records and pictures."),
         (name = "progress", description = "Live progress events (WebSocket, Server-Sent Events)."),
         (name = "operations", description = "Probes and this document."),
+        (name = "page", description = "The web page for people (drop files, watch progress, \
+            look at results) and its files."),
     )
 )]
 pub struct ApiDoc;

@@ -11,6 +11,7 @@ mod files;
 mod formats;
 mod metrics;
 mod openapi;
+mod page;
 mod progress;
 mod scan;
 mod telemetry;

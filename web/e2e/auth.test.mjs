@@ -1,0 +1,93 @@
+// The page on a service with API keys on (run by the API test `page::browser_asks_for_the_api_key_*`,
+// which sets FILEPROC_URL and FILEPROC_API_KEY): it asks for the key, refuses a wrong one, then
+// uses the right one for HTTP (uploads, the list, records, thumbnails, downloads) and the
+// WebSocket; the key lasts for the tab (session storage) across a reload, and can be forgotten.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { launch } from "./browser.mjs";
+import { BASE, assertAccessible, collectProblems, drop, recordRows, screenshot, testData, waitForRow } from "./helpers.mjs";
+
+const KEY = process.env.FILEPROC_API_KEY;
+
+let browser;
+let page;
+let problems;
+
+before(async () => {
+  assert.ok(KEY, "FILEPROC_API_KEY is set");
+  browser = await launch();
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  problems = collectProblems(page);
+  await page.goto(BASE);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test("the page asks for the key and refuses a wrong one", async () => {
+  const dialog = page.getByRole("dialog", { name: "API key" });
+  await dialog.waitFor();
+  await screenshot(page, "01-key-dialog");
+  await assertAccessible(page, "key dialog");
+  await dialog.getByLabel("Your API key").fill("not-the-key");
+  await dialog.getByRole("button", { name: "Use this key" }).click();
+  await dialog.getByRole("alert").getByText("That key was refused").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "a refused key is not kept");
+  // Escape does not close it: nothing works without a key.
+  await page.keyboard.press("Escape");
+  assert.ok(await dialog.isVisible());
+});
+
+test("with the right key, uploads, progress, records, thumbnails and downloads work", async () => {
+  const dialog = page.getByRole("dialog", { name: "API key" });
+  await dialog.getByLabel("Your API key").fill(KEY);
+  await dialog.getByRole("button", { name: "Use this key" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("fileproc.credential")), KEY);
+  // The WebSocket carries the key as ?token= and is accepted.
+  await page.getByTestId("connection").getByText("Live").waitFor({ timeout: 20_000 });
+
+  const csv = Buffer.from("city,population\nParis,2161000\nBerlin,3645000\n");
+  await drop(page, [
+    { name: "cities.csv", type: "text/csv", bytes: csv },
+    { name: "Landscape_6.jpg", type: "image/jpeg", bytes: testData("jpeg/Landscape_6.jpg") },
+  ]);
+  const row = await waitForRow(page, "cities.csv", "completed");
+  await row.getByRole("button", { name: "View result: cities.csv" }).click();
+  await page.getByTestId("detail").getByTestId("records").waitFor();
+  assert.equal(await page.getByTestId("row-count").textContent(), "2");
+  assert.deepEqual(await recordRows(page, 5), [
+    ["Paris", "2161000"],
+    ["Berlin", "3645000"],
+  ]);
+
+  const jpeg = await waitForRow(page, "Landscape_6.jpg", "completed");
+  await jpeg.getByRole("button", { name: "View result: Landscape_6.jpg" }).click();
+  const img = page.getByRole("img", { name: "Thumbnail of Landscape_6.jpg" });
+  await img.waitFor();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+  assert.deepEqual(await img.evaluate((el) => [el.naturalWidth, el.naturalHeight]), [256, 171]);
+
+  // A download with the key: fetched with the header, then saved.
+  const listRow = page.locator('[data-testid="file-row"][data-name="cities.csv"]');
+  const [download] = await Promise.all([page.waitForEvent("download"), listRow.getByRole("button", { name: "Download cities.csv" }).click()]);
+  assert.equal(download.suggestedFilename(), "cities.csv");
+  assert.deepEqual(await readFile(await download.path()), csv);
+  await screenshot(page, "02-with-key");
+});
+
+test("the key lasts across a reload of the tab and can be forgotten", async () => {
+  await page.reload();
+  await page.locator('[data-testid="file-row"][data-name="cities.csv"]').waitFor();
+  assert.equal(await page.getByRole("dialog", { name: "API key" }).isVisible(), false);
+  await page.getByRole("button", { name: "Forget API key" }).click();
+  await page.getByRole("dialog", { name: "API key" }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+});
+
+test("the page raised no errors and its policy refused nothing", () => {
+  assert.deepEqual(problems, []);
+});

@@ -1,0 +1,105 @@
+// The page: upload on top, this session's uploads, the file list, and the opened file. The
+// opened file is in the address (#file=<id>), so a reload or a shared link shows it again.
+
+import { useEffect, useState } from "preact/hooks";
+import { onUnauthorized } from "../api";
+import { credential, onCredentialChange, setCredential } from "../credential";
+import { connect, connection, onConnection, type Connection } from "../events";
+import { Announcer } from "./common";
+import { KeyDialog } from "./dialogs";
+import { DropZone } from "./DropZone";
+import { FileDetail } from "./FileDetail";
+import { FileList } from "./FileList";
+import { UploadList } from "./UploadList";
+
+function openedFile(): string | null {
+  const match = /^#file=([0-9a-fA-F-]{1,64})$/.exec(location.hash);
+  return match ? match[1] : null;
+}
+
+const CONNECTION_WORDS: Record<Connection, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  offline: "Offline, reconnecting",
+};
+
+export function App() {
+  const [opened, setOpened] = useState<string | null>(openedFile());
+  const [keyReason, setKeyReason] = useState<string | null>(null);
+  const [askKey, setAskKey] = useState(false);
+  const [live, setLive] = useState<Connection>(connection());
+  const [version, setVersion] = useState(0);
+  const [hasKey, setHasKey] = useState(credential() !== null);
+
+  useEffect(() => {
+    const offAuth = onUnauthorized((message) => {
+      setKeyReason(message);
+      setAskKey(true);
+    });
+    const offLive = onConnection(setLive);
+    const offKey = onCredentialChange(() => setHasKey(credential() !== null));
+    const onHash = () => setOpened(openedFile());
+    window.addEventListener("hashchange", onHash);
+    connect();
+    return () => {
+      offAuth();
+      offLive();
+      offKey();
+      window.removeEventListener("hashchange", onHash);
+    };
+  }, []);
+
+  const open = (id: string) => {
+    location.hash = `file=${id}`;
+    setOpened(id);
+  };
+  const close = () => {
+    history.replaceState(null, "", location.pathname + location.search);
+    setOpened(null);
+  };
+  const deleted = (id: string) => {
+    if (opened === id) close();
+    setVersion((v) => v + 1);
+  };
+
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <h1>fileproc</h1>
+        <p class={`live live-${live}`} data-testid="connection">
+          <span aria-hidden="true" class="dot" /> {CONNECTION_WORDS[live]}
+        </p>
+        {hasKey && (
+          <button type="button" class="quiet" onClick={() => setCredential(null)}>
+            Forget API key
+          </button>
+        )}
+      </header>
+      <main id="main" tabIndex={-1} class={opened ? "with-detail" : undefined}>
+        <div class="column">
+          <DropZone />
+          <UploadList onOpen={open} />
+          <FileList selected={opened} onSelect={open} version={version} onDeleted={deleted} />
+        </div>
+        {opened && (
+          <div class="column">
+            <FileDetail key={opened} id={opened} onClose={close} onDeleted={deleted} />
+          </div>
+        )}
+      </main>
+      <KeyDialog
+        open={askKey}
+        reason={keyReason}
+        onDone={() => {
+          setAskKey(false);
+          connect();
+          setVersion((v) => v + 1);
+        }}
+      />
+      <Announcer />
+    </>
+  );
+}

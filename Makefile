@@ -1,5 +1,5 @@
 # Targets mirror the README and CI (.ci/run).
-.PHONY: run test benchmark test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy schemathesis
+.PHONY: run test web web-check test-web benchmark test-integration test-clamav fuzz-smoke upload-bench ws-bench small-files-bench lint format build migrate-up migrate-down clean docker-build docker-compose-up docker-compose-down docker-compose-test deploy-dev k8s-configmap check-monitoring check-deploy schemathesis
 
 # Run the service on the embedded default: SQLite under ./data, files under ./data/files.
 run:
@@ -8,6 +8,20 @@ run:
 # The whole test suite (unit, format corpus, API over HTTP).
 test:
 	cargo test --workspace
+
+# The web page (web/): type-check and build web/dist/, which the binary embeds; commit the result.
+web:
+	scripts/web.sh build
+
+# Fail unless web/dist/ is exactly what web/ builds (as CI does).
+web-check:
+	scripts/web.sh check
+
+# The page's browser tests (Playwright in Debian's Chromium, installed if missing) on the
+# embedded default; screenshots in target/web-e2e/.
+test-web:
+	scripts/ensure-chromium.sh
+	FILEPROC_REQUIRE_BROWSER=1 cargo test -p fileproc --test api page::
 
 # The API and catalog suites on the production stack (PostgreSQL + Redis + an S3 server) and a
 # clamd, as CI runs them; needs PostgreSQL and Redis on localhost (see

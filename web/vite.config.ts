@@ -11,6 +11,14 @@ export default defineConfig({
     jsxImportSource: "preact",
     legalComments: "none",
   },
+  // `npx vite` serves the sources with live reload on :5173 and sends the API and the
+  // WebSocket to a fileproc on :8080 (`cargo run -p fileproc -- serve`).
+  server: {
+    proxy: {
+      "/api": "http://127.0.0.1:8080",
+      "/ws": { target: "ws://127.0.0.1:8080", ws: true },
+    },
+  },
   build: {
     outDir: "dist",
     emptyOutDir: true,

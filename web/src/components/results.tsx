@@ -44,8 +44,8 @@ function ColumnStats({ columns, label }: { columns: Column[]; label: string }) {
               <td>{c.type}</td>
               <td class="num">{count(c.null_count)}</td>
               <td class="num">{count(c.distinct_estimate)}</td>
-              <td>{cell(c.min)}</td>
-              <td>{cell(c.max)}</td>
+              <td title={cell(c.min)}>{cell(c.min)}</td>
+              <td title={cell(c.max)}>{cell(c.max)}</td>
               <td class="num">{c.mean === null || c.mean === undefined ? "" : Number(c.mean.toPrecision(6)).toString()}</td>
               <td class="num">{c.min_length === null || c.min_length === undefined ? "" : `${c.min_length}–${c.max_length}`}</td>
             </tr>

@@ -77,6 +77,10 @@ test("with the right key, uploads, progress, records, thumbnails and downloads w
   assert.equal(download.suggestedFilename(), "cities.csv");
   assert.deepEqual(await readFile(await download.path()), csv);
   await screenshot(page, "02-with-key");
+  // Finished rows can be cleared; the files stay on the service and in the list.
+  await page.getByRole("button", { name: "Clear finished" }).click();
+  assert.equal(await page.getByTestId("upload-row").count(), 0);
+  assert.equal(await page.getByTestId("file-row").count(), 2);
 });
 
 test("the key lasts across a reload of the tab and can be forgotten", async () => {

@@ -112,6 +112,51 @@ test("a dropped JPEG shows its thumbnail, upright, with its dimensions and EXIF"
   await assertAccessible(page, "JPEG result");
 });
 
+test("a PDF, a DOCX and an XLSX show their own views: thumbnail, properties, text, sheet tabs", async () => {
+  await drop(page, [
+    { name: "testPDF.pdf", type: "application/pdf", bytes: testData("pdf/testPDF.pdf") },
+    { name: "testWORD.docx", type: "", bytes: testData("docx/testWORD.docx") },
+    { name: "testEXCEL.xlsx", type: "", bytes: testData("xlsx/testEXCEL.xlsx") },
+  ]);
+  const detail = page.getByTestId("detail");
+  const fact = (name) => detail.locator("dt", { hasText: new RegExp(`^${name}$`) }).first().locator("xpath=following-sibling::dd");
+
+  await (await waitForRow(page, "testPDF.pdf", "completed")).getByRole("button", { name: "View result: testPDF.pdf" }).click();
+  await detail.getByTestId("result-pdf").waitFor();
+  const firstPage = detail.getByRole("img", { name: "First page of testPDF.pdf" });
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await firstPage.elementHandle());
+  assert.deepEqual(await firstPage.evaluate((el) => [el.naturalWidth, el.naturalHeight]), [180, 256]);
+  assert.equal(await fact("Pages").textContent(), "1");
+  assert.equal(await fact("Title").textContent(), "Apache Tika - Apache Tika");
+  assert.equal(await fact("Words").textContent(), "158");
+  assert.match(await detail.getByTestId("text").textContent(), /^Apache Tika - Apache Tika/);
+  await screenshot(page, "04a-pdf-result");
+
+  await (await waitForRow(page, "testWORD.docx", "completed")).getByRole("button", { name: "View result: testWORD.docx" }).click();
+  await detail.getByTestId("result-docx").waitFor();
+  assert.equal(await fact("Paragraphs").textContent(), "22");
+  assert.equal(await fact("Tables").textContent(), "1");
+  assert.equal(await fact("Creator").textContent(), "Keith Bennett");
+  assert.equal(await detail.locator(".headings li").first().textContent(), "Sample Word Document Title");
+  assert.match(await detail.getByTestId("text").textContent(), /^Sample Word Document Title\nAnd now for a subtitle/);
+
+  await (await waitForRow(page, "testEXCEL.xlsx", "completed")).getByRole("button", { name: "View result: testEXCEL.xlsx" }).click();
+  await detail.getByTestId("result-xlsx").waitFor();
+  const tabs = detail.getByRole("tab");
+  assert.deepEqual(await tabs.allTextContents(), ["Feuil1", "Feuil2", "Feuil3"]);
+  assert.equal(await tabs.first().getAttribute("aria-selected"), "true");
+  assert.equal(await detail.getByTestId("records").locator("caption").textContent(), "Records 1–17 of 17");
+  assert.deepEqual(await recordRows(page, 2), [["", "Number", "Square"], ["", "1", "1"]]);
+  await screenshot(page, "04b-xlsx-result");
+  // Arrow keys move between the sheet tabs; an empty sheet says so.
+  await tabs.first().focus();
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await tabs.nth(1).getAttribute("aria-selected"), "true");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Feuil2");
+  await detail.getByRole("tabpanel").getByText("No records.").waitFor();
+  await assertAccessible(page, "XLSX result");
+});
+
 test("a broken PNG fails with its error in plain words, and a mislabelled file is refused", async () => {
   await drop(page, [
     { name: "x_unexpected_eof.png", type: "image/png", bytes: testData("png/x_unexpected_eof.png") },
@@ -184,13 +229,20 @@ test("after a reload the files are in the list, which filters and opens by keybo
   assert.equal(list["notes.pdf"], undefined, "a refused upload leaves no file");
   await screenshot(page, "05-list-after-reload");
 
+  // Each filter shows exactly its files (the list answers the last request made).
+  const shows = (names) =>
+    page.waitForFunction(
+      (names) => Array.from(document.querySelectorAll('[data-testid="file-row"]'), (tr) => tr.dataset.name).join("|") === names.join("|"),
+      names,
+      { timeout: 10_000 },
+    );
   await page.getByLabel("Status").selectOption("failed");
-  await page.locator('[data-testid="file-row"][data-name="nfl.csv"]').waitFor({ state: "detached" });
-  assert.deepEqual(Object.keys(await byName()), ["x_unexpected_eof.png"]);
+  await shows(["x_unexpected_eof.png"]);
   await page.getByLabel("Status").selectOption("");
   await page.getByLabel("Type").selectOption("jpeg");
-  await page.locator('[data-testid="file-row"][data-name="nfl.csv"]').waitFor({ state: "detached" });
-  assert.deepEqual(Object.keys(await byName()), ["Landscape_6.jpg"]);
+  await shows(["Landscape_6.jpg"]);
+  await page.getByLabel("Type").selectOption("csv");
+  await shows(["scores.csv", "nfl.csv"]);
   await page.getByLabel("Type").selectOption("");
   await page.locator('[data-testid="file-row"][data-name="nfl.csv"]').waitFor();
 

@@ -212,7 +212,13 @@ export function upload(file: File): void {
   );
 }
 
-/** Remove a finished row (the file itself stays on the service). */
+/** Remove every finished row (done, failed or quarantined). */
+export function dismissFinished(): void {
+  items = items.filter((i) => i.status !== "completed" && i.status !== "failed" && i.status !== "quarantined");
+  publish();
+}
+
+/** Remove a row, cancelling its upload if it is still going (the service removes what it has). */
 export function dismiss(key: number): void {
   const running = uploads.get(key);
   if (running) {

@@ -8,7 +8,11 @@ import type { RecordsPage } from "../types";
 
 const PAGE_SIZE = 50;
 
-export function RecordsTable({ id, sheet, total, label }: { id: string; sheet?: string; total: number; label: string }) {
+/**
+ * `header`: the columns in the file's order; a record holds only the cells it has, so the
+ * order cannot come from the records alone (keys no header names are added after it).
+ */
+export function RecordsTable({ id, sheet, total, label, header }: { id: string; sheet?: string; total: number; label: string; header: string[] }) {
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState<RecordsPage | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -31,7 +35,7 @@ export function RecordsTable({ id, sheet, total, label }: { id: string; sheet?: 
   if (total === 0) return <p class="muted">No records.</p>;
   if (error) return <p class="error-text">The records could not be loaded: {error}</p>;
   if (!page) return <p class="muted">Loading records…</p>;
-  const columns: string[] = [];
+  const columns: string[] = [...header];
   for (const record of page.records) for (const key of Object.keys(record)) if (!columns.includes(key)) columns.push(key);
   const first = page.records.length ? page.offset + 1 : 0;
   const last = page.offset + page.records.length;

@@ -3,7 +3,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { bytes } from "../format";
-import { dismiss, onUploads, type UploadItem } from "../uploads";
+import { dismiss, dismissFinished, onUploads, type UploadItem } from "../uploads";
 import { explain, statusWords } from "../words";
 import { announce, StatusBar } from "./common";
 
@@ -22,7 +22,14 @@ export function UploadList({ onOpen }: { onOpen: (id: string) => void }) {
   if (items.length === 0) return null;
   return (
     <section aria-labelledby="uploads-heading" class="panel">
-      <h2 id="uploads-heading">This session's uploads</h2>
+      <div class="panel-head">
+        <h2 id="uploads-heading">This session's uploads</h2>
+        {items.some((i) => i.status === "completed" || i.status === "failed" || i.status === "quarantined") && (
+          <button type="button" class="quiet" onClick={dismissFinished}>
+            Clear finished
+          </button>
+        )}
+      </div>
       <ul class="uploads">
         {items.map((item) => (
           <li key={item.key} class="upload" data-testid="upload-row" data-name={item.name} data-file-id={item.fileId ?? undefined} data-status={item.status}>

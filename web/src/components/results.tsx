@@ -3,7 +3,7 @@
 // properties and text, pictures with the thumbnail, dimensions and EXIF.
 
 import { useRef, useState } from "preact/hooks";
-import { cell, count, bytes } from "../format";
+import { bytes, cell, count, time } from "../format";
 import type { Column, DocxSection, ImageSection, PdfSection, Properties, Result, Sheet } from "../types";
 import { DownloadLink, Facts, Thumbnail } from "./common";
 import { RecordsTable } from "./RecordsTable";
@@ -75,7 +75,7 @@ function CsvResult({ result }: { result: Result }) {
       <h3>Columns</h3>
       <ColumnStats columns={csv.columns} label="Column statistics" />
       <h3>Records</h3>
-      <RecordsTable id={result.file_id} total={csv.records_count} label="Records" />
+      <RecordsTable id={result.file_id} total={csv.records_count} label="Records" header={csv.columns.map((c) => c.name)} />
     </>
   );
 }
@@ -98,7 +98,7 @@ function SheetView({ id, sheet }: { id: string; sheet: Sheet }) {
       />
       {sheet.error && <p class="error-text">This sheet could not be read: {sheet.error.message}</p>}
       {sheet.columns_stats && sheet.columns_stats.length > 0 && <ColumnStats columns={sheet.columns_stats} label={`Column statistics of ${sheet.name}`} />}
-      <RecordsTable id={id} sheet={sheet.name} total={sheet.records_count} label={`Records of ${sheet.name}`} />
+      <RecordsTable id={id} sheet={sheet.name} total={sheet.records_count} label={`Records of ${sheet.name}`} header={sheet.header} />
     </>
   );
 }
@@ -177,7 +177,9 @@ function PropertyList({ props }: { props: Properties | null | undefined }) {
     ["created", "Created"],
     ["modified", "Modified"],
   ];
-  const items: [string, string][] = names.filter(([k]) => props[k]).map(([k, label]) => [label, String(props[k])]);
+  const items: [string, string][] = names
+    .filter(([k]) => props[k])
+    .map(([k, label]) => [label, k === "created" || k === "modified" ? time(props[k]) : String(props[k])]);
   if (items.length === 0) return null;
   return (
     <>

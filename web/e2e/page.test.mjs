@@ -248,17 +248,21 @@ test("after a reload the files are in the list, which filters and opens by keybo
 
   // Keyboard: the skip link comes first, then the file picker; Tab reaches the file's button,
   // Enter opens it and focus lands on its heading.
+  await page.locator('table.files[aria-busy="false"]').waitFor();
   await page.locator("body").focus();
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "file-input");
-  let found = false;
-  for (let i = 0; i < 40 && !found; i++) {
+  const visited = [];
+  for (let i = 0; i < 60 && visited.at(-1) !== "Open nfl.csv"; i++) {
     await page.keyboard.press("Tab");
-    found = (await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))) === "Open nfl.csv";
+    visited.push(await page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.getAttribute("aria-label") || el?.id || el?.textContent?.slice(0, 30) || el?.tagName;
+    }));
   }
-  assert.ok(found, "Tab reaches the button that opens nfl.csv");
+  assert.equal(visited.at(-1), "Open nfl.csv", `Tab went through: ${JSON.stringify(visited)}`);
   await page.keyboard.press("Enter");
   await page.getByTestId("detail").getByTestId("records").waitFor();
   assert.deepEqual(

@@ -7,7 +7,8 @@
 import { credential } from "./credential";
 import type { ProgressFrame } from "./types";
 
-export type Connection = "connecting" | "live" | "offline";
+/** `locked`: closed on purpose until the user gives a key (no retries). */
+export type Connection = "connecting" | "live" | "offline" | "locked";
 
 type FrameListener = (frame: ProgressFrame) => void;
 
@@ -64,6 +65,17 @@ export function connect(): void {
     retryTimer = window.setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 15000);
   };
+}
+
+/** Close the socket and stay closed (no retries) until `connect()`: the service needs a key. */
+export function lock(): void {
+  window.clearTimeout(retryTimer);
+  if (socket) {
+    socket.onclose = null;
+    socket.close();
+    socket = null;
+  }
+  setState("locked");
 }
 
 export function connection(): Connection {

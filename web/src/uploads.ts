@@ -6,7 +6,7 @@
 import * as tus from "tus-js-client";
 import { getFile } from "./api";
 import { authHeaders } from "./credential";
-import { onFrame } from "./events";
+import { onFrame, onReconnect } from "./events";
 import type { FileObject, ProgressFrame, Status } from "./types";
 
 /** Bytes per PATCH: small enough that the server's `upload` progress moves often. */
@@ -61,7 +61,9 @@ function rank(status: Status): number {
 }
 
 function extensionType(name: string): string {
-  const ext = name.split(".").pop()?.toLowerCase() ?? "";
+  const dot = name.lastIndexOf(".");
+  if (dot <= 0 || dot === name.length - 1) return "";
+  const ext = name.slice(dot + 1).toLowerCase();
   return ext === "jpg" ? "jpeg" : ext;
 }
 
@@ -69,14 +71,30 @@ function extensionType(name: string): string {
 function applySnapshot(key: number, file: FileObject): void {
   const item = items.find((i) => i.key === key);
   if (!item || rank(file.status) < rank(item.status)) return;
+  const same = file.status === item.status;
   update(key, {
     status: file.status,
     fileType: file.file_type || item.fileType,
-    progress: file.status === "completed" ? 1 : file.progress,
+    progress: file.status === "completed" ? 1 : same ? Math.max(item.progress, file.progress) : file.progress,
+    step: same ? item.step : null,
     error: file.error,
     bytesDone: file.status === "uploading" ? item.bytesDone : file.size,
   });
 }
+
+/** Read the state of every unfinished row over HTTP: frames sent while the socket was down are lost. */
+function refreshUnfinished(): void {
+  for (const item of items) {
+    if (!item.fileId || item.status === "completed" || item.status === "failed" || item.status === "quarantined") continue;
+    if (item.status === "uploading" && uploads.has(item.key)) continue;
+    getFile(item.fileId).then(
+      (f) => applySnapshot(item.key, f),
+      () => undefined,
+    );
+  }
+}
+
+onReconnect(refreshUnfinished);
 
 function applyFrame(frame: ProgressFrame): void {
   const item = items.find((i) => i.fileId === frame.file_id);
@@ -210,6 +228,14 @@ export function upload(file: File): void {
     },
     () => tusUpload.start(),
   );
+}
+
+/** Remove every row, cancelling the uploads still going (the key they used was forgotten). */
+export function clearAll(): void {
+  for (const upload of uploads.values()) upload.abort(false).catch(() => undefined);
+  uploads.clear();
+  items = [];
+  publish();
 }
 
 /** Remove every finished row (done, failed or quarantined). */

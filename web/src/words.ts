@@ -70,7 +70,7 @@ const ERRORS: Record<string, Explanation> = {
     todo: "Convert it to one of those formats first.",
   },
   blocked_extension: {
-    what: "Files with this extension are not allowed here.",
+    what: "Files with this name's extension (or with none) are not allowed here.",
     todo: "Use one of the allowed types (CSV, PDF, DOCX, XLSX, JPEG, PNG, WebP).",
   },
   executable_blocked: {

@@ -4,7 +4,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { onUnauthorized } from "../api";
 import { credential, onCredentialChange, setCredential } from "../credential";
-import { connect, connection, onConnection, type Connection } from "../events";
+import { clearAll } from "../uploads";
+import { connect, connection, lock, onConnection, type Connection } from "../events";
 import { Announcer } from "./common";
 import { KeyDialog } from "./dialogs";
 import { DropZone } from "./DropZone";
@@ -21,6 +22,7 @@ const CONNECTION_WORDS: Record<Connection, string> = {
   connecting: "Connecting…",
   live: "Live",
   offline: "Offline, reconnecting",
+  locked: "Waiting for an API key",
 };
 
 export function App() {
@@ -35,6 +37,7 @@ export function App() {
     const offAuth = onUnauthorized((message) => {
       setKeyReason(message);
       setAskKey(true);
+      lock();
     });
     const offLive = onConnection(setLive);
     const offKey = onCredentialChange(() => setHasKey(credential() !== null));
@@ -57,8 +60,24 @@ export function App() {
     history.replaceState(null, "", location.pathname + location.search);
     setOpened(null);
   };
+  /** Close the open file and put the keyboard focus back in the list: on its row, or the heading. */
+  const closeToList = (id: string | null) => {
+    close();
+    requestAnimationFrame(() => {
+      const row = id ? document.querySelector<HTMLElement>(`[data-file-id="${id}"] button.link`) : null;
+      (row ?? document.getElementById("files-heading"))?.focus();
+    });
+  };
   const deleted = (id: string) => {
-    if (opened === id) close();
+    if (opened === id) closeToList(null);
+    setVersion((v) => v + 1);
+  };
+  /** Forget the key: nothing of the owner's stays on screen, and the socket closes. */
+  const forget = () => {
+    setCredential(null);
+    close();
+    clearAll();
+    lock();
     setVersion((v) => v + 1);
   };
 
@@ -73,7 +92,7 @@ export function App() {
           <span aria-hidden="true" class="dot" /> {CONNECTION_WORDS[live]}
         </p>
         {hasKey && (
-          <button type="button" class="quiet" onClick={() => setCredential(null)}>
+          <button type="button" class="quiet" onClick={forget}>
             Forget API key
           </button>
         )}
@@ -86,7 +105,7 @@ export function App() {
         </div>
         {opened && (
           <div class="column">
-            <FileDetail key={opened} id={opened} onClose={close} onDeleted={deleted} />
+            <FileDetail key={opened} id={opened} onClose={() => closeToList(opened)} onDeleted={deleted} />
           </div>
         )}
       </main>

@@ -2,12 +2,12 @@
 // while it is worked on, its result when completed, or its error with what to do.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, deleteFile, downloadPath, getFile, getResult, processAgain } from "../api";
+import { ApiError, downloadPath, getFile, getResult, processAgain } from "../api";
 import { onFrame } from "../events";
 import { bytes, time } from "../format";
 import type { FileObject, Result } from "../types";
 import { announce, DownloadLink, ErrorPanel, Facts, StatusBar } from "./common";
-import { useConfirm } from "./dialogs";
+import { useDelete } from "./dialogs";
 import { ResultView } from "./results";
 
 export function FileDetail({ id, onClose, onDeleted }: { id: string; onClose: () => void; onDeleted: (id: string) => void }) {
@@ -16,7 +16,7 @@ export function FileDetail({ id, onClose, onDeleted }: { id: string; onClose: ()
   const [error, setError] = useState<ApiError | null>(null);
   const [step, setStep] = useState<string | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
-  const { ask, dialog } = useConfirm();
+  const { askDelete, dialog } = useDelete(onDeleted, (e) => setError(e as ApiError));
 
   const load = useCallback(async () => {
     try {
@@ -104,22 +104,7 @@ export function FileDetail({ id, onClose, onDeleted }: { id: string; onClose: ()
             <button
               type="button"
               class="danger"
-              onClick={() =>
-                ask({
-                  title: `Delete ${file.filename}?`,
-                  body: "The file, its thumbnails and its result are removed from the service. This cannot be undone.",
-                  confirm: "Delete",
-                  run: async () => {
-                    try {
-                      await deleteFile(file.file_id);
-                      announce(`${file.filename} deleted`);
-                      onDeleted(file.file_id);
-                    } catch (e) {
-                      setError(e as ApiError);
-                    }
-                  },
-                })
-              }
+              onClick={() => askDelete(file)}
             >
               Delete
             </button>

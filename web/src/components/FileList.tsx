@@ -3,14 +3,14 @@
 // a new file reloads the first page, a reconnect reloads the page shown.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { deleteFile, downloadPath, listFiles } from "../api";
+import { ApiError, downloadPath, listFiles } from "../api";
 import { onCredentialChange } from "../credential";
 import { onFrame, onReconnect } from "../events";
 import { bytes, time } from "../format";
 import type { FileObject } from "../types";
 import { STATUS_WORDS } from "../words";
-import { announce, DownloadLink, StatusBar } from "./common";
-import { useConfirm } from "./dialogs";
+import { DownloadLink, StatusBar } from "./common";
+import { useDelete } from "./dialogs";
 
 const PAGE_SIZE = 20;
 const TYPES = ["csv", "xlsx", "pdf", "docx", "jpeg", "png", "webp"];
@@ -36,9 +36,11 @@ export function FileList({
   const [nextCursor, setNextCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
-  const { ask, dialog } = useConfirm();
+  const { askDelete, dialog } = useDelete(onDeleted, (e) => setError((e as Error).message));
   const cursor = cursors[cursors.length - 1];
   const request = useRef(0);
+  /** Several frames in a row make one reload. */
+  const reloadTimer = useRef<number | undefined>(undefined);
 
   const load = useCallback(async () => {
     const mine = ++request.current;
@@ -51,20 +53,30 @@ export function FileList({
       setNextCursor(page.next_cursor);
       setError(null);
     } catch (e) {
-      if (mine === request.current) setError((e as Error).message);
+      if (mine !== request.current) return;
+      setError((e as Error).message);
+      // Without a valid key nothing of the owner's stays on screen.
+      if (e instanceof ApiError && e.status === 401) setFiles([]);
     } finally {
       if (mine === request.current) setLoading(false);
     }
   }, [status, fileType, cursor]);
 
+  // Timers and listeners call the load of the filters shown now, never one they captured.
+  const latestLoad = useRef(load);
+  latestLoad.current = load;
+  const reloadSoon = () => {
+    window.clearTimeout(reloadTimer.current);
+    reloadTimer.current = window.setTimeout(() => latestLoad.current(), 300);
+  };
   useEffect(() => {
+    window.clearTimeout(reloadTimer.current);
     load();
   }, [load, version]);
   useEffect(() => onReconnect(load), [load]);
   useEffect(() => onCredentialChange(load), [load]);
 
-  // New files appear on the first page; several frames in a row make one reload.
-  const reloadTimer = useRef<number | undefined>(undefined);
+  
   const checked = useRef(new Set<string>());
   useEffect(() => checked.current.clear(), [status, fileType]);
   useEffect(
@@ -91,43 +103,26 @@ export function FileList({
             }),
           );
           // A finished file may now leave or join a filtered page.
-          if ((frame.type === "completed" || frame.type === "error") && status) {
-            window.clearTimeout(reloadTimer.current);
-            reloadTimer.current = window.setTimeout(load, 300);
-          }
-        } else if (cursors.length === 1 && (!checked.current.has(frame.file_id) || frame.type !== "progress")) {
-          // A file this page does not show: new, or outside the filters. Each is looked for
-          // once, and again when its status changes (it may now pass the filters).
+          if ((frame.type === "completed" || frame.type === "error") && status) reloadSoon();
+        } else if (frame.file_id && frame.type !== "connected" && cursors.length === 1 && (!checked.current.has(frame.file_id) || frame.type !== "progress")) {
+          // New files appear on the first page. A file it does not show (new, or outside the
+          // filters) is looked for once, and again when its status changes (it may now pass
+          // the filters).
           checked.current.add(frame.file_id);
-          window.clearTimeout(reloadTimer.current);
-          reloadTimer.current = window.setTimeout(load, 300);
+          reloadSoon();
         }
       }),
     [files, cursors.length, load, status],
   );
 
-  const remove = (file: FileObject) =>
-    ask({
-      title: `Delete ${file.filename}?`,
-      body: "The file, its thumbnails and its result are removed from the service. This cannot be undone.",
-      confirm: "Delete",
-      run: async () => {
-        try {
-          await deleteFile(file.file_id);
-          announce(`${file.filename} deleted`);
-          onDeleted(file.file_id);
-          await load();
-        } catch (e) {
-          setError((e as Error).message);
-        }
-      },
-    });
 
   const firstPage = cursors.length === 1;
   return (
     <section aria-labelledby="files-heading" class="panel">
       <div class="panel-head">
-        <h2 id="files-heading">Files</h2>
+        <h2 id="files-heading" tabIndex={-1}>
+          Files
+        </h2>
         <div class="filters">
           <label>
             Status
@@ -176,9 +171,6 @@ export function FileList({
             <tr>
               <th scope="col">Name</th>
               <th scope="col">Status</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
             </tr>
           </thead>
           <tbody>
@@ -191,16 +183,16 @@ export function FileList({
                   <span class="file-meta muted">
                     {[f.file_type ? f.file_type.toUpperCase() : "", bytes(f.size), time(f.uploaded_at)].filter(Boolean).join(" · ")}
                   </span>
+                  <span class="row-actions">
+                    {f.status !== "uploading" && f.status !== "quarantined" && <DownloadLink path={downloadPath(f.file_id)} name={f.filename} />}
+                    <button type="button" class="danger quiet" onClick={() => askDelete(f)} aria-label={`Delete ${f.filename}`}>
+                      Delete
+                    </button>
+                  </span>
                 </th>
                 <td>
                   <StatusBar status={f.status} progress={f.progress} step={null} name={f.filename} />
                   {f.error && <span class="muted"> ({f.error.code})</span>}
-                </td>
-                <td class="row-actions">
-                  {f.status !== "uploading" && f.status !== "quarantined" && <DownloadLink path={downloadPath(f.file_id)} name={f.filename} />}
-                  <button type="button" class="danger quiet" onClick={() => remove(f)} aria-label={`Delete ${f.filename}`}>
-                    Delete
-                  </button>
                 </td>
               </tr>
             ))}

@@ -129,7 +129,7 @@ export function StatusBar({
   const running = status === "uploading" || status === "pending" || status === "queued" || status === "processing";
   let words = statusWords(status);
   if (status === "uploading" && size !== undefined) words = `Uploading ${bytes(bytesDone ?? 0)} of ${bytes(size)}`;
-  else if (status === "processing") words = `${stepWords(step)}`;
+  else if (status === "processing") words = stepWords(step === "upload" ? null : step);
   const value = status === "completed" ? 1 : running ? progress : 0;
   return (
     <div class={`status status-${status}`} data-status={status}>

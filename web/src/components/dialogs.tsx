@@ -3,7 +3,8 @@
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { listFiles, ApiError } from "../api";
+import { ApiError, deleteFile, listFiles } from "../api";
+import { announce } from "./common";
 import { credential, setCredential } from "../credential";
 
 function Modal({
@@ -137,22 +138,32 @@ export function ConfirmDialog({
   );
 }
 
-/** A confirmation dialog and `ask`, which opens it and runs the action when confirmed. */
-export function useConfirm() {
-  const [pending, setPending] = useState<{ title: string; body: string; confirm: string; run: () => void } | null>(null);
+/**
+ * Deleting a file after the user confirms: `askDelete(file)` opens the dialog; on "Delete" the
+ * file is deleted on the service and `onDeleted` (or, on failure, `onError`) is called.
+ */
+export function useDelete(onDeleted: (id: string) => void, onError: (e: unknown) => void) {
+  const [file, setFile] = useState<{ file_id: string; filename: string } | null>(null);
   const dialog = (
     <ConfirmDialog
-      open={pending !== null}
-      title={pending?.title ?? ""}
-      body={pending?.body ?? ""}
-      confirm={pending?.confirm ?? "OK"}
-      onConfirm={() => {
-        const run = pending?.run;
-        setPending(null);
-        run?.();
+      open={file !== null}
+      title={`Delete ${file?.filename ?? ""}?`}
+      body="The file, its thumbnails and its result are removed from the service. This cannot be undone."
+      confirm="Delete"
+      onConfirm={async () => {
+        const target = file;
+        setFile(null);
+        if (!target) return;
+        try {
+          await deleteFile(target.file_id);
+          announce(`${target.filename} deleted`);
+          onDeleted(target.file_id);
+        } catch (e) {
+          onError(e);
+        }
       }}
-      onCancel={() => setPending(null)}
+      onCancel={() => setFile(null)}
     />
   );
-  return { ask: setPending, dialog };
+  return { askDelete: setFile, dialog };
 }

@@ -64,6 +64,19 @@ fn view(state: &AppState, headers: &HeaderMap, f: FileRecord) -> FileView {
     FileView::new(f, state.blobs.bucket(), url)
 }
 
+/// `f` with the progress clients are shown: for an `uploading` file its upload's offset over
+/// its length, as the status endpoint and the WebSocket give it (the row keeps the processing
+/// progress, 0 until then). One catalog read per uploading file.
+///
+/// # Errors
+/// The catalog failed.
+async fn with_upload_progress(state: &AppState, mut f: FileRecord) -> Result<FileRecord, ApiError> {
+    if f.status == "uploading" {
+        f.progress = crate::events::watch::snapshot(state, &f).await?.progress;
+    }
+    Ok(f)
+}
+
 /// Upload a file as a multipart form; it is stored, typed from its bytes, and (by default)
 /// queued for processing.
 #[utoipa::path(
@@ -191,10 +204,14 @@ async fn list(
     let next_cursor = has_more
         .then(|| rows.last().map(|f| f.id.clone()))
         .flatten();
-    let files = rows
-        .into_iter()
-        .map(|f| view(&state, &headers, f))
-        .collect();
+    let mut files = Vec::with_capacity(rows.len());
+    for f in rows {
+        files.push(view(
+            &state,
+            &headers,
+            with_upload_progress(&state, f).await?,
+        ));
+    }
     Ok(Json(FileList {
         files,
         next_cursor,
@@ -221,7 +238,11 @@ async fn show(
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Json<FileView>, ApiError> {
     let file = state.catalog.get_file(&owner, &file_id).await?;
-    Ok(Json(view(&state, &headers, file)))
+    Ok(Json(view(
+        &state,
+        &headers,
+        with_upload_progress(&state, file).await?,
+    )))
 }
 
 /// The answer to `process`.

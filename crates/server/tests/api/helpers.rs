@@ -500,3 +500,21 @@ pub async fn wait_processing(client: &reqwest::Client, server: &Server, id: &str
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Install the npm packages of `dir` from its lock file (`npm ci`) unless `node_modules/<package>`
+/// is there already.
+///
+/// # Panics
+/// Without npm on the PATH, or when the install fails.
+pub async fn npm_ci(dir: &Path, package: &str) {
+    if dir.join("node_modules").join(package).is_dir() {
+        return;
+    }
+    let status = tokio::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .status()
+        .await
+        .expect("this test needs npm (Node.js 20 or later) on the PATH");
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::helpers::{TestApp, TestStack};
+use crate::helpers::{TestApp, TestStack, npm_ci};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -125,15 +125,7 @@ async fn browser_tests(test: &str) -> Option<PathBuf> {
     let dir = INSTALL
         .get_or_init(|| async {
             let dir = repository().join("web");
-            if !dir.join("node_modules/playwright-core").is_dir() {
-                let status = tokio::process::Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .await
-                    .expect("the browser tests need npm (Node.js 20 or later) on the PATH");
-                assert!(status.success(), "npm ci in {} failed", dir.display());
-            }
+            npm_ci(&dir, "playwright-core").await;
             dir
         })
         .await;

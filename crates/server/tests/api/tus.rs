@@ -714,3 +714,25 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn an_unfinished_upload_shows_its_offset_as_progress_in_the_file_object_and_the_list() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    let body = b"id,name\n".repeat(125); // 1,000 bytes
+    let url = create_upload(&app, "half.csv", body.len()).await;
+    let r = patch(&app, &url, 0, body[..250].to_vec(), &[]).await;
+    assert_eq!(r.status(), 204);
+    let id = file_id_of(&url);
+
+    let (status, file) = app.get_json(&format!("/api/v1/files/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(file["status"], "uploading");
+    assert_eq!(file["progress"], 0.25);
+    let (_, list) = app.get_json("/api/v1/files?status=uploading").await;
+    assert_eq!(list["files"][0]["file_id"], id.as_str());
+    assert_eq!(list["files"][0]["progress"], 0.25);
+    let (_, status) = app.get_json(&format!("/api/v1/files/{id}/status")).await;
+    assert_eq!(status["progress"], 0.25);
+    app.stop().await;
+}

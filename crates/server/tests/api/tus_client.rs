@@ -8,20 +8,12 @@
 use sha2::Digest as _;
 use std::path::Path;
 
-use crate::helpers::{TestApp, TestStack, generated_csv};
+use crate::helpers::{TestApp, TestStack, generated_csv, npm_ci};
 
 /// `tests/tus-client` with its dependencies installed.
 async fn client_dir() -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tus-client");
-    if !dir.join("node_modules/tus-js-client").is_dir() {
-        let status = tokio::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .await
-            .expect("this test needs npm (Node.js 18 or later) on the PATH");
-        assert!(status.success(), "npm ci in {} failed", dir.display());
-    }
+    npm_ci(&dir, "tus-js-client").await;
     dir
 }
 

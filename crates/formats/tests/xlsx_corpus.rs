@@ -1,12 +1,16 @@
 //! The XLSX analyzer against the corpus files in `tests/data/xlsx/` (sources in `SOURCES.md`;
 //! facts from `shared/corpus/MANIFEST.tsv`: the source projects' own tests, openpyxl 3.1.5 for
-//! dimensions and non-empty cell counts), and against hostile workbooks built here (`hostile`).
+//! dimensions and non-empty cell counts), against hostile workbooks built here (`hostile`),
+//! and for column statistics against workbooks built here too (`columns`).
 
+#[path = "xlsx_corpus/columns.rs"]
+mod columns;
 mod common;
 #[path = "xlsx_corpus/hostile.rs"]
 mod hostile;
 
 use common::analyze_path;
+use fileproc_formats::csv::ColumnType;
 use fileproc_formats::xlsx::{SheetKind, SheetSummary, Visibility, XlsxAnalyzer, XlsxSummary};
 use fileproc_formats::{Analysis, FormatError, Section};
 use serde_json::{Map, Value, json};
@@ -109,6 +113,31 @@ fn test_excel_has_tikas_title_creator_and_squares() {
 }
 
 #[test]
+fn test_excel_column_statistics_follow_its_records() {
+    let (s, _, records) = xlsx("testEXCEL.xlsx");
+    let f = sheet(&s, "Feuil1");
+    // The records: row 4 holds the labels `Number` and `Square` (text), rows 6-20 the numbers
+    // 1-15 and their squares, row 22 a note in column A. A text cell makes a string column, so
+    // all three are strings: extremes compare bytes ("1" < "15" < "225" < "Number").
+    let note = "Written and saved in Microsoft Excel X for Mac Service Release 1.\n";
+    assert_eq!(records[16], obj(json!({f.header[0].as_str(): note})));
+    assert_eq!(
+        serde_json::to_value(&f.columns_stats).unwrap(),
+        json!([
+            {"name": "Sample Excel Worksheet - Numbers and their Squares", "type": "string",
+             "null_count": 16, "distinct_estimate": 1, "min": note, "max": note, "mean": null,
+             "min_length": 66, "max_length": 66},
+            {"name": "column_2", "type": "string", "null_count": 1, "distinct_estimate": 16,
+             "min": "1", "max": "Number", "mean": null, "min_length": 1, "max_length": 6},
+            {"name": "column_3", "type": "string", "null_count": 1, "distinct_estimate": 16,
+             "min": "1", "max": "Square", "mean": null, "min_length": 1, "max_length": 6},
+        ])
+    );
+    // The other two sheets are empty.
+    assert!(s.sheets[1..].iter().all(|x| x.columns_stats.is_empty()));
+}
+
+#[test]
 fn strict_ooxml_workbook_is_read() {
     let (s, _, records) = xlsx("testEXCEL.strict.xlsx");
     let p = &s.core_properties;
@@ -168,6 +197,17 @@ fn date_xlsx_uses_the_1900_system() {
         ]
     );
     assert_eq!((sh.rows, sh.columns, s.cell_count), (3, 2, 6));
+    // A duration has no column type: the date column with one is a string column.
+    assert_eq!(
+        serde_json::to_value(&sh.columns_stats).unwrap(),
+        json!([
+            {"name": "2021-01-01", "type": "string", "null_count": 0, "distinct_estimate": 2,
+             "min": "2021-01-02", "max": "PT255H10M10S", "mean": null,
+             "min_length": 10, "max_length": 12},
+            {"name": "15", "type": "integer", "null_count": 0, "distinct_estimate": 2,
+             "min": 16, "max": 17, "mean": 16.5, "min_length": 2, "max_length": 2},
+        ])
+    );
 }
 
 #[test]
@@ -190,6 +230,19 @@ fn inline_strings_with_cdata_are_read() {
     assert_eq!(
         records,
         [obj(json!({"Hello CDATA": "12345", "World": "NormalText"}))]
+    );
+    // `12345` is a text cell: a string, as the record shows it, not an integer.
+    let types: Vec<_> = sh
+        .columns_stats
+        .iter()
+        .map(|c| (c.name.as_str(), c.column_type, c.min.clone()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("Hello CDATA", ColumnType::String, Some(json!("12345"))),
+            ("World", ColumnType::String, Some(json!("NormalText")))
+        ]
     );
     assert_eq!((sh.rows, sh.columns), (2, 2));
     // The sheet declares no <dimension>: none is reported, the used range is.
@@ -233,6 +286,7 @@ fn empty_sheet_has_no_rows_or_records() {
         (0, 0, 0, 0)
     );
     assert!(sh.header.is_empty() && sh.used_range.is_none());
+    assert!(sh.columns_stats.is_empty());
     assert!(records.is_empty() && warnings.is_empty());
 }
 

@@ -283,6 +283,11 @@ fn parse_date(t: &[u8]) -> Option<Date> {
     })
 }
 
+/// Whether `t` is exactly a date or a datetime of the syntax above.
+pub(crate) fn is_temporal(t: &[u8]) -> bool {
+    parse_temporal(t).is_some()
+}
+
 /// A date (`t` is exactly a date) or a datetime.
 pub(super) fn parse_temporal(t: &[u8]) -> Option<Cell> {
     let date = parse_date(t)?;

@@ -43,6 +43,8 @@ mod sniff;
 mod stats;
 
 pub use infer::NULL_MARKERS;
+pub(crate) use infer::is_temporal;
+pub(crate) use stats::ColumnStats;
 
 use crate::{Access, Analysis, Analyzer, Context, FormatError, Input};
 

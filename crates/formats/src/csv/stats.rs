@@ -123,7 +123,11 @@ fn hll_estimate(registers: &[u8]) -> u64 {
 }
 
 /// Everything one column's summary needs, updated cell by cell.
-pub(super) struct ColumnStats {
+///
+/// The CSV pass feeds it raw fields ([`ColumnStats::observe_with`]); the XLSX pass feeds it each
+/// cell's text and types only the cells that are numbers, booleans or dates in the workbook
+/// (`xlsx/columns.rs`).
+pub(crate) struct ColumnStats {
     /// The types every non-null cell so far fits (bits from [`infer`]).
     alive: u8,
     nulls: u64,
@@ -221,15 +225,37 @@ impl ColumnStats {
         self.observe_with(raw, false)
     }
 
+    /// Counts as missing every cell short of `cells` observed in all: the cells of a sparse
+    /// column that were never observed one by one.
+    pub(crate) fn observe_missing_until(&mut self, cells: u64) {
+        self.nulls += cells.saturating_sub(self.nulls + self.non_null);
+    }
+
     /// Adds one cell (`ascii`: known to be ASCII, so characters are bytes); returns whether it is
     /// null.
     #[inline]
-    pub(super) fn observe_with(&mut self, raw: &[u8], ascii: bool) -> bool {
+    pub(crate) fn observe_with(&mut self, raw: &[u8], ascii: bool) -> bool {
         let t = raw.trim_ascii();
         if t.is_empty() || infer::is_null_marker(t) {
             self.nulls += 1;
             return true;
         }
+        self.observe_value(raw, t, ascii);
+        false
+    }
+
+    /// Adds one cell that is a string whatever it reads as, and never null: an XLSX text cell
+    /// (`12345`, `NA` or `true` typed as text stay strings there). The column becomes a string
+    /// column.
+    pub(crate) fn observe_text(&mut self, raw: &[u8]) {
+        self.alive = 0;
+        self.observe_value(raw, raw, false);
+    }
+
+    /// Adds one non-null cell, `t` being `raw` trimmed. Always inlined: this is the CSV pass's
+    /// inner loop, compiled as it was before the XLSX pass shared it.
+    #[inline(always)]
+    fn observe_value(&mut self, raw: &[u8], t: &[u8], ascii: bool) {
         let first = self.non_null == 0;
         self.non_null += 1;
         let len = if ascii || raw.is_ascii() {
@@ -254,11 +280,13 @@ impl ColumnStats {
         if self.alive != 0 {
             self.observe_typed(t);
         }
-        false
     }
 
     /// Types the cell. Each shape updates only its own accumulators: integers stay apart from
     /// floats and dates from datetimes, and the two are merged when a column of both is summarised.
+    /// Always inlined, as [`ColumnStats::observe_value`] is: with the XLSX pass calling it too,
+    /// the compiler would otherwise make it a call in the CSV pass's inner loop.
+    #[inline(always)]
     fn observe_typed(&mut self, t: &[u8]) {
         let cell = infer::classify(t);
         self.alive &= cell.mask();
@@ -345,7 +373,7 @@ impl ColumnStats {
 
     /// The column's summary.
     #[allow(clippy::cast_precision_loss)]
-    pub(super) fn summary(&self, name: String) -> ColumnSummary {
+    pub(crate) fn summary(&self, name: String) -> ColumnSummary {
         let column_type = self.column_type();
         let float = |v: f64| serde_json::Number::from_f64(v).map(Value::Number);
         let (min, max, mean) = if self.non_null == 0 {

@@ -18,7 +18,7 @@ pub(crate) struct Header {
 
 impl Header {
     /// The header of a row of (column, value) cells, sorted by column.
-    pub(crate) fn from_row(row: &[(u32, Value)]) -> Self {
+    pub(crate) fn from_row<'a>(row: impl IntoIterator<Item = (u32, &'a Value)>) -> Self {
         let mut header = Header::default();
         for (col, value) in row {
             let text = match value {
@@ -27,11 +27,11 @@ impl Header {
                 other => other.to_string(),
             };
             let base = if text.is_empty() {
-                default_name(*col)
+                default_name(col)
             } else {
                 text
             };
-            header.insert(*col, &base);
+            header.insert(col, &base);
         }
         header
     }
@@ -59,6 +59,11 @@ impl Header {
     pub(crate) fn names(&self) -> Vec<String> {
         self.names.values().cloned().collect()
     }
+
+    /// The 0-based columns and their names, in column order.
+    pub(crate) fn columns(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.names.iter().map(|(col, name)| (*col, name.as_str()))
+    }
 }
 
 /// `column_N` for a 0-based column.
@@ -73,14 +78,14 @@ mod tests {
 
     #[test]
     fn empty_and_duplicate_names_are_made_unique() {
-        let row = vec![
+        let row = [
             (0, json!("name")),
             (1, json!(" name ")),
             (2, json!("")),
             (3, json!(2021)),
             (4, json!("column_3")),
         ];
-        let header = Header::from_row(&row);
+        let header = Header::from_row(row.iter().map(|(col, v)| (*col, v)));
         assert_eq!(
             header.names(),
             ["name", "name_2", "column_3", "2021", "column_3_2"]
@@ -89,7 +94,7 @@ mod tests {
 
     #[test]
     fn columns_past_the_header_are_named_by_number() {
-        let mut header = Header::from_row(&[(1, json!("b"))]);
+        let mut header = Header::from_row([(1, &json!("b"))]);
         assert_eq!(header.name(0), "column_1");
         assert_eq!(header.name(1), "b");
         assert_eq!(header.name(27), "column_28");

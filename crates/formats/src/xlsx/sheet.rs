@@ -5,7 +5,8 @@
 //! Rows are the runs of cells sharing a row number, in the order the part gives them. The first
 //! row with a non-empty cell is the header (`header.rs`); every later row with a non-empty cell
 //! is one record, sent to the record sink; rows without one are skipped (no empty records). A
-//! record holds the row's non-empty cells only, header name → value (`value.rs`).
+//! record holds the row's non-empty cells only, header name → value (`value.rs`). Every record
+//! also feeds its columns' statistics (`columns.rs`).
 
 use std::io::{Read, Seek};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,9 +14,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use calamine::{Xlsx, XlsxError};
 use serde_json::{Map, Value};
 
+use super::columns::{Columns, Typing};
 use super::header::Header;
 use super::value::{range_ref, to_json};
 use super::workbook::calamine_error;
+use crate::csv::ColumnSummary;
 use crate::{Context, FormatError};
 
 /// Last 0-based row and column of a sheet (1048576 rows × 16384 columns, XFD1048576).
@@ -32,6 +35,8 @@ pub(crate) struct SheetData {
     /// The range from the first to the last row and column holding a non-empty cell.
     pub(crate) used: Option<((u32, u32), (u32, u32))>,
     pub(crate) header: Vec<String>,
+    /// One summary per header column, over the records.
+    pub(crate) columns_stats: Vec<ColumnSummary>,
     pub(crate) records_count: u64,
     pub(crate) records: Vec<Map<String, Value>>,
     pub(crate) cell_count: u64,
@@ -99,7 +104,7 @@ pub(crate) fn read<RS: Read + Seek>(
             pass.data.formula_count += 1;
         }
         if let Some(value) = to_json(&cell.value, is_1904) {
-            pass.cell(name, cell.pos, value, ctx)?;
+            pass.cell(name, cell.pos, value, Typing::of(&cell.value), ctx)?;
         }
     }
     pass.flush(ctx)?;
@@ -115,7 +120,9 @@ struct Pass {
     data: SheetData,
     preview_limit: usize,
     header: Option<Header>,
-    row: Vec<(u32, Value)>,
+    columns: Columns,
+    /// The current row's cells: column, value, and how the value counts for its column's type.
+    row: Vec<(u32, Value, Typing)>,
     row_at: Option<u32>,
     place: Place,
     last_row: u32,
@@ -127,6 +134,7 @@ impl Pass {
             data: SheetData::default(),
             preview_limit,
             header: None,
+            columns: Columns::default(),
             row: Vec::new(),
             row_at: None,
             place,
@@ -151,6 +159,7 @@ impl Pass {
         sheet: &str,
         (row, col): (u32, u32),
         value: Value,
+        typing: Typing,
         ctx: &mut Context<'_>,
     ) -> Result<(), FormatError> {
         if row > MAX_ROW || col > MAX_COL {
@@ -171,7 +180,7 @@ impl Pass {
                 u64::from(row) + 1
             )));
         }
-        self.row.push((col, value));
+        self.row.push((col, value, typing));
         self.data.cell_count += 1;
         self.data.used = Some(match self.data.used {
             None => ((row, col), (row, col)),
@@ -193,15 +202,20 @@ impl Pass {
             return Ok(());
         }
         let mut row = std::mem::take(&mut self.row);
-        row.sort_by_key(|(col, _)| *col);
-        row.dedup_by_key(|(col, _)| *col);
+        row.sort_by_key(|(col, _, _)| *col);
+        row.dedup_by_key(|(col, _, _)| *col);
         let Some(header) = self.header.as_mut() else {
-            self.header = Some(Header::from_row(&row));
+            self.header = Some(Header::from_row(
+                row.iter().map(|(col, value, _)| (*col, value)),
+            ));
             return Ok(());
         };
+        for (col, value, typing) in &row {
+            self.columns.observe(*col, value, *typing);
+        }
         let record: Map<String, Value> = row
             .into_iter()
-            .map(|(col, value)| (header.name(col).to_owned(), value))
+            .map(|(col, value, _)| (header.name(col).to_owned(), value))
             .collect();
         ctx.records.typed_record(&record)?;
         self.data.records_count += 1;
@@ -212,7 +226,10 @@ impl Pass {
     }
 
     fn finish(mut self) -> SheetData {
-        self.data.header = self.header.map(|h| h.names()).unwrap_or_default();
+        if let Some(header) = self.header {
+            self.data.header = header.names();
+            self.data.columns_stats = self.columns.summaries(&header, self.data.records_count);
+        }
         self.data
     }
 }

@@ -15,7 +15,7 @@ use super::{assert_sink_matches, common::CollectTyped, summary};
 
 type Outcome = Result<(XlsxSummary, Vec<String>, Vec<Map<String, Value>>), FormatError>;
 
-fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     for (name, data) in entries {
@@ -29,6 +29,14 @@ fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 
 /// A workbook with one worksheet per `(name, inner XML of <worksheet>)`, and shared strings.
 fn workbook(sheets: &[(&str, &str)], shared_strings: Option<&str>) -> Vec<u8> {
+    zip_of(&workbook_parts(sheets, shared_strings))
+}
+
+/// The parts of [`workbook`], by name, to add more before zipping them with [`zip_of`].
+pub fn workbook_parts(
+    sheets: &[(&str, &str)],
+    shared_strings: Option<&str>,
+) -> Vec<(String, Vec<u8>)> {
     let ns = r#"xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships""#;
     let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
     let mut types = String::from(
@@ -70,16 +78,16 @@ fn workbook(sheets: &[(&str, &str)], shared_strings: Option<&str>) -> Vec<u8> {
     if let Some(sst) = shared_strings {
         entries.push(("xl/sharedStrings.xml".to_owned(), sst.as_bytes().to_vec()));
     }
-    zip_of(&entries)
+    entries
 }
 
 /// An inline-string cell.
-fn s(at: &str, text: &str) -> String {
+pub fn s(at: &str, text: &str) -> String {
     format!(r#"<c r="{at}" t="inlineStr"><is><t>{text}</t></is></c>"#)
 }
 
 /// A number cell.
-fn n(at: &str, v: f64) -> String {
+pub fn n(at: &str, v: f64) -> String {
     format!(r#"<c r="{at}"><v>{v}</v></c>"#)
 }
 
@@ -100,7 +108,7 @@ fn analyze(bytes: &[u8], limits: Limits, cancel: &AtomicBool) -> Outcome {
     Ok((s, warnings, records))
 }
 
-fn analyze_default(bytes: &[u8]) -> Outcome {
+pub fn analyze_default(bytes: &[u8]) -> Outcome {
     analyze(bytes, Limits::default(), &AtomicBool::new(false))
 }
 

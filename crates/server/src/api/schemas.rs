@@ -98,8 +98,11 @@ fn file_result() -> Value {
                     characters), text_length, word_count, has_images"),
                 "docx": section("text, paragraph_count, word_count, character_count, table_count, \
                     image_count, headings, core_properties, tables"),
-                "xlsx": section("sheets [{name, rows, columns, dimension, header, records_count, \
-                    records}], sheet_count, formula_count, date_system, core_properties"),
+                "xlsx": section("sheets [{name, rows, columns (the used range's column count), \
+                    dimension, header, columns_stats [{name, type, null_count, distinct_estimate, \
+                    min, max, mean, min_length, max_length}] (as csv's columns, one per header \
+                    column, over the sheet's records), records_count, records}], sheet_count, \
+                    formula_count, date_system, core_properties"),
                 "jpeg": section("width, height, color_type, bit_depth, has_alpha, animated, \
                     frame_count, exif, icc_profile"),
                 "png": section("as jpeg"),

@@ -3,7 +3,7 @@
 //! processed, their thumbnails served; hostile files fail with their code while the server goes
 //! on serving.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestStack, corpus, test_data};
 
@@ -123,6 +123,21 @@ async fn xlsx_records_page_through_each_sheet_by_name() {
         seen += count;
     }
     assert!(seen > 0, "the visible sheet has records");
+    // Each sheet's column statistics, over the records the page served: A2 and A3 are the
+    // numbers 3 and 5, A5 a note (text), B2 and B3 the numbers 4 and 6.
+    let note = "This workbook contains 4 sheets: Visible, Hidden, VeryHidden and Chart";
+    assert_eq!(
+        sheets[0]["columns_stats"],
+        json!([
+            {"name": "1", "type": "string", "null_count": 0, "distinct_estimate": 3,
+             "min": "3", "max": note, "mean": null, "min_length": 1, "max_length": 70},
+            {"name": "2", "type": "integer", "null_count": 1, "distinct_estimate": 2,
+             "min": 4, "max": 6, "mean": 5.0, "min_length": 1, "max_length": 1},
+        ])
+    );
+    for sheet in &sheets[1..] {
+        assert_eq!(sheet["columns_stats"], json!([]), "{}", sheet["name"]);
+    }
     let (status, error) = app
         .get_json(&format!("/api/v1/files/{id}/records?sheet=Nope"))
         .await;

@@ -90,6 +90,10 @@ test("the key lasts across a reload of the tab and can be forgotten", async () =
   await page.getByRole("button", { name: "Forget API key" }).click();
   await page.getByRole("dialog", { name: "API key" }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  // Nothing of the owner's stays on screen, and the socket that carried the key is closed.
+  await page.getByTestId("connection").getByText("Waiting for an API key").waitFor();
+  await page.locator('[data-testid="file-row"]').first().waitFor({ state: "detached" });
+  assert.equal(await page.getByTestId("upload-row").count(), 0);
 });
 
 test("the page raised no errors and its policy refused nothing", () => {

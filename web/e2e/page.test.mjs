@@ -82,6 +82,8 @@ test("a dropped CSV shows its progress up to done, then its first rows and row c
   assert.deepEqual(await recordRows(page, 5), nflRows.slice(1, 6));
   // The column statistics above it: one row per column.
   assert.equal(await detail.getByTestId("column-stats").locator("tbody tr").count(), nflRows[0].length);
+  // The file list is live: the new file is in it, done, without a reload.
+  await page.locator('[data-testid="file-row"][data-name="nfl.csv"][data-status="completed"]').waitFor({ timeout: 10_000 });
   await screenshot(page, "02-csv-result");
   await assertAccessible(page, "CSV result");
 
@@ -146,6 +148,16 @@ test("a PDF, a DOCX and an XLSX show their own views: thumbnail, properties, tex
   assert.deepEqual(await tabs.allTextContents(), ["Feuil1", "Feuil2", "Feuil3"]);
   assert.equal(await tabs.first().getAttribute("aria-selected"), "true");
   assert.equal(await detail.getByTestId("records").locator("caption").textContent(), "Records 1–17 of 17");
+  // The sheet's column statistics above its records: one row per column, typed.
+  const stats = detail.getByTestId("column-stats").locator("tbody tr");
+  assert.deepEqual(
+    await stats.evaluateAll((rows) => rows.map((r) => [r.querySelector("th").textContent, r.querySelector("td").textContent])),
+    [
+      ["Sample Excel Worksheet - Numbers and their Squares", "string"],
+      ["column_2", "string"],
+      ["column_3", "string"],
+    ],
+  );
   assert.deepEqual(await recordRows(page, 2), [["", "Number", "Square"], ["", "1", "1"]]);
   await screenshot(page, "04b-xlsx-result");
   // Arrow keys move between the sheet tabs; an empty sheet says so.

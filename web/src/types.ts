@@ -84,8 +84,10 @@ export interface Sheet {
   records_count: number;
   cell_count: number;
   formula_count: number;
+  /** Per-column statistics of the sheet's records (the same shape as CSV's `columns`). */
   columns_stats?: Column[];
-  error: { code: string; message: string } | null;
+  /** Why the sheet could not be read, when it could not. */
+  error: string | null;
 }
 
 export interface Properties {

@@ -39,7 +39,7 @@ export function FileList({
   const { askDelete, dialog } = useDelete(onDeleted, (e) => setError((e as Error).message));
   const cursor = cursors[cursors.length - 1];
   const request = useRef(0);
-  /** Several frames in a row make one reload. */
+  /** The pending reload of `reloadSoon`. */
   const reloadTimer = useRef<number | undefined>(undefined);
 
   const load = useCallback(async () => {
@@ -65,12 +65,17 @@ export function FileList({
   // Timers and listeners call the load of the filters shown now, never one they captured.
   const latestLoad = useRef(load);
   latestLoad.current = load;
+  /** Reload within 300 ms; frames meanwhile join that reload (they do not postpone it). */
   const reloadSoon = () => {
-    window.clearTimeout(reloadTimer.current);
-    reloadTimer.current = window.setTimeout(() => latestLoad.current(), 300);
+    if (reloadTimer.current !== undefined) return;
+    reloadTimer.current = window.setTimeout(() => {
+      reloadTimer.current = undefined;
+      latestLoad.current();
+    }, 300);
   };
   useEffect(() => {
     window.clearTimeout(reloadTimer.current);
+    reloadTimer.current = undefined;
     load();
   }, [load, version]);
   useEffect(() => onReconnect(load), [load]);

@@ -96,6 +96,47 @@ test("the key lasts across a reload of the tab and can be forgotten", async () =
   assert.equal(await page.getByTestId("upload-row").count(), 0);
 });
 
+test("frames lost while the socket was down are made up for when it reconnects", async () => {
+  // Every socket from now on goes through this route: frames from the service are dropped
+  // while `blocking`, and the test can cut the connection.
+  let blocking = true;
+  const sockets = [];
+  await page.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      if (!blocking) ws.send(message);
+    });
+    sockets.push(ws);
+  });
+  await page.reload();
+  const dialog = page.getByRole("dialog", { name: "API key" });
+  await dialog.getByLabel("Your API key").fill(KEY);
+  await dialog.getByRole("button", { name: "Use this key" }).click();
+  await page.getByTestId("connection").getByText("Live").waitFor({ timeout: 20_000 });
+
+  const lines = ["n,square"];
+  for (let i = 0; i < 400_000; i++) lines.push(`${i},${i * i}`);
+  const csv = Buffer.from(lines.join("\n") + "\n");
+  await drop(page, [{ name: "squares.csv", type: "text/csv", bytes: csv }]);
+  // The file is processed while no frame reaches the page.
+  const row = page.locator('[data-testid="upload-row"][data-name="squares.csv"]');
+  await row.and(page.locator("[data-file-id]")).waitFor({ timeout: 60_000 });
+  const id = await row.getAttribute("data-file-id");
+  for (let i = 0; i < 240; i++) {
+    const file = await (await fetch(`${BASE}/api/v1/files/${id}`, { headers: { "X-API-Key": KEY } })).json();
+    if (file.status === "completed") break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  // The service drops the socket; the page says so, reconnects, and reads what it missed.
+  blocking = false;
+  for (const ws of sockets) await ws.close();
+  await page.getByTestId("connection").getByText("Offline, reconnecting").waitFor({ timeout: 5_000 });
+  await page.getByTestId("connection").getByText("Live").waitFor({ timeout: 20_000 });
+  await waitForRow(page, "squares.csv", "completed");
+  await page.locator('[data-testid="file-row"][data-name="squares.csv"][data-status="completed"]').waitFor({ timeout: 10_000 });
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+});
+
 test("the page raised no errors and its policy refused nothing", () => {
   assert.deepEqual(problems, []);
 });

@@ -94,6 +94,7 @@ test("the key lasts across a reload of the tab and can be forgotten", async () =
   await page.getByTestId("connection").getByText("Waiting for an API key").waitFor();
   await page.locator('[data-testid="file-row"]').first().waitFor({ state: "detached" });
   assert.equal(await page.getByTestId("upload-row").count(), 0);
+  assert.equal(await page.locator('[aria-live="polite"]').textContent(), "", "no file name stays announced");
 });
 
 test("frames lost while the socket was down are made up for when it reconnects", async () => {

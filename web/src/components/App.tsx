@@ -6,7 +6,7 @@ import { onUnauthorized } from "../api";
 import { credential, onCredentialChange, setCredential } from "../credential";
 import { clearAll } from "../uploads";
 import { connect, connection, lock, onConnection, type Connection } from "../events";
-import { Announcer } from "./common";
+import { announce, Announcer } from "./common";
 import { KeyDialog } from "./dialogs";
 import { DropZone } from "./DropZone";
 import { FileDetail } from "./FileDetail";
@@ -77,6 +77,7 @@ export function App() {
     setCredential(null);
     close();
     clearAll();
+    announce("");
     lock();
     setVersion((v) => v + 1);
   };

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, downloadPath, getFile, getResult, processAgain } from "../api";
 import { onFrame } from "../events";
+import { applyFrame } from "../frames";
 import { bytes, time } from "../format";
 import type { FileObject, Result } from "../types";
 import { announce, DownloadLink, ErrorPanel, Facts, StatusBar } from "./common";
@@ -44,15 +45,13 @@ export function FileDetail({ id, onClose, onDeleted }: { id: string; onClose: ()
     () =>
       onFrame((frame) => {
         if (frame.file_id !== id) return;
-        if (frame.type === "progress") {
-          setStep(frame.data?.step ?? null);
-          setFile((f) => (f ? { ...f, progress: frame.progress ?? f.progress, status: f.status === "queued" && frame.data?.step !== "upload" ? "processing" : f.status } : f));
-        } else if (frame.type === "status_change" && frame.data?.new_status) {
-          const next = frame.data.new_status;
-          setFile((f) => (f ? { ...f, status: next, progress: 0 } : f));
-        } else if (frame.type === "completed" || frame.type === "error") {
+        if (frame.type === "completed" || frame.type === "error") {
+          // The result (or the error's details) is read over HTTP.
           load();
+          return;
         }
+        if (frame.type === "progress") setStep(frame.data?.step ?? null);
+        setFile((f) => (f ? applyFrame(f, frame) : f));
       }),
     [id, load],
   );

@@ -6,6 +6,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, downloadPath, listFiles } from "../api";
 import { onCredentialChange } from "../credential";
 import { onFrame, onReconnect } from "../events";
+import { applyFrame } from "../frames";
 import { bytes, time } from "../format";
 import type { FileObject } from "../types";
 import { STATUS_WORDS } from "../words";
@@ -81,7 +82,6 @@ export function FileList({
   useEffect(() => onReconnect(load), [load]);
   useEffect(() => onCredentialChange(load), [load]);
 
-  
   const checked = useRef(new Set<string>());
   useEffect(() => checked.current.clear(), [status, fileType]);
   useEffect(
@@ -89,24 +89,7 @@ export function FileList({
       onFrame((frame) => {
         const known = files.some((f) => f.file_id === frame.file_id);
         if (known) {
-          setFiles((list) =>
-            list.map((f) => {
-              if (f.file_id !== frame.file_id) return f;
-              const data = frame.data ?? {};
-              switch (frame.type) {
-                case "status_change":
-                  return data.new_status ? { ...f, status: data.new_status, progress: 0 } : f;
-                case "progress":
-                  return { ...f, progress: frame.progress ?? f.progress, status: f.status === "queued" && data.step !== "upload" ? "processing" : f.status };
-                case "completed":
-                  return { ...f, status: "completed", progress: 1, error: null };
-                case "error":
-                  return { ...f, status: frame.error?.code === "quarantined" ? "quarantined" : "failed", error: frame.error ?? null };
-                default:
-                  return f;
-              }
-            }),
-          );
+          setFiles((list) => list.map((f) => (f.file_id === frame.file_id ? applyFrame(f, frame) : f)));
           // A finished file may now leave or join a filtered page.
           if ((frame.type === "completed" || frame.type === "error") && status) reloadSoon();
         } else if (frame.file_id && frame.type !== "connected" && cursors.length === 1 && (!checked.current.has(frame.file_id) || frame.type !== "progress")) {

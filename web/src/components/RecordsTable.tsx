@@ -11,12 +11,12 @@ const PAGE_SIZE = 50;
 /**
  * `header`: the columns in the file's order; a record holds only the cells it has, so the
  * order cannot come from the records alone (keys no header names are added after it).
+ * Its page is its own state: give each file and sheet its own instance (`key`).
  */
 export function RecordsTable({ id, sheet, total, label, header }: { id: string; sheet?: string; total: number; label: string; header: string[] }) {
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState<RecordsPage | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => setOffset(0), [id, sheet]);
   useEffect(() => {
     let live = true;
     getRecords(id, { offset, limit: PAGE_SIZE, sheet }).then(

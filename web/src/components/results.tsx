@@ -98,7 +98,7 @@ function SheetView({ id, sheet }: { id: string; sheet: Sheet }) {
       />
       {sheet.error && <p class="error-text">This sheet could not be read: {sheet.error}</p>}
       {sheet.columns_stats && sheet.columns_stats.length > 0 && <ColumnStats columns={sheet.columns_stats} label={`Column statistics of ${sheet.name}`} />}
-      <RecordsTable id={id} sheet={sheet.name} total={sheet.records_count} label={`Records of ${sheet.name}`} header={sheet.header} />
+      <RecordsTable key={sheet.name} id={id} sheet={sheet.name} total={sheet.records_count} label={`Records of ${sheet.name}`} header={sheet.header} />
     </>
   );
 }

@@ -30,9 +30,11 @@ use std::sync::Arc;
 
 use crate::config::{StorageProvider, StorageSettings};
 
+pub mod compress;
 pub mod crypt;
 mod read;
 
+pub use compress::OriginalUpload;
 pub use crypt::{CryptError, Keyring};
 
 /// A stream of an object's bytes.
@@ -80,6 +82,8 @@ pub struct BlobStore {
     /// For the local store, the directory keys are relative to (prefix included).
     local_dir: Option<std::path::PathBuf>,
     keys: Option<Arc<Keyring>>,
+    /// How originals are compressed; `None`: never.
+    codec: Option<compress::Codec>,
 }
 
 impl BlobStore {
@@ -138,6 +142,7 @@ impl BlobStore {
             bucket,
             local_dir,
             keys,
+            codec: compress::Codec::from_settings(settings),
         })
     }
 
@@ -244,6 +249,23 @@ impl BlobStore {
             writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
             sealer,
         })
+    }
+
+    /// Start writing a file's original to `key`: compressed when `compressible` (its type may
+    /// shrink), compression is on and its first frame shrinks enough ([`compress`]).
+    ///
+    /// # Errors
+    /// The store refuses to start the upload.
+    pub async fn start_original(
+        &self,
+        key: &str,
+        compressible: bool,
+    ) -> Result<OriginalUpload, StoreError> {
+        let upload = self.start_upload(key).await?;
+        Ok(OriginalUpload::new(
+            upload,
+            self.codec.filter(|_| compressible),
+        ))
     }
 
     /// A sealer for a new object, when encryption is on.

@@ -166,6 +166,7 @@ fn new_file(id: &str, owner: &str) -> NewFile {
         purpose: None,
         metadata: json!({}),
         storage_key: format!("files/{id}/original"),
+        compressed_size: None,
     }
 }
 
@@ -240,6 +241,7 @@ fn facts(size: i64) -> FinishedUpload {
         content_type: "text/tab-separated-values".into(),
         size,
         sha256: "ab".repeat(32),
+        compressed_size: Some(size / 3),
     }
 }
 
@@ -532,7 +534,19 @@ async fn retries_after_backoff_and_fails_for_good(c: Arc<dyn Catalog>) {
 
 async fn hides_other_owners_files_and_refuses_double_enqueue(c: Arc<dyn Catalog>) {
     c.insert_file(&new_file("f1", "alice"), None).await.unwrap();
-    c.insert_file(&new_file("f2", "bob"), None).await.unwrap();
+    let compressed = NewFile {
+        compressed_size: Some(1234),
+        ..new_file("f2", "bob")
+    };
+    c.insert_file(&compressed, None).await.unwrap();
+    assert_eq!(
+        c.get_file("bob", "f2").await.unwrap().compressed_size,
+        Some(1234)
+    );
+    assert_eq!(
+        c.get_file("alice", "f1").await.unwrap().compressed_size,
+        None
+    );
     assert!(matches!(
         c.get_file("bob", "f1").await,
         Err(CatalogError::NotFound)
@@ -1083,6 +1097,11 @@ async fn finishing_an_upload_makes_its_file_ready(c: Arc<dyn Catalog>) {
     );
     let file = c.get_file("o", "f-u1").await.unwrap();
     assert_eq!(
+        file.compressed_size,
+        Some(8),
+        "the stored size of a compressed original"
+    );
+    assert_eq!(
         (
             file.status.as_str(),
             file.size,
@@ -1310,9 +1329,9 @@ async fn an_upload_finishing_while_its_file_is_deleted(c: Arc<dyn Catalog>) {
     assert!(c.claim_job("w", LEASE).await.unwrap().is_none());
 }
 
-/// `migrate_down` reverts the latest migration only: after reverting 0004 jobs cannot be claimed,
-/// after 0002 the uploads are gone and the files stay; after 0001 nothing is left; `migrate`
-/// brings them all back.
+/// `migrate_down` reverts the latest migration only: after reverting 0005 files cannot be read
+/// (this code reads `compressed_size`), after 0004 jobs cannot be claimed, after 0002 the uploads
+/// are gone and the files stay; after 0001 nothing is left; `migrate` brings them all back.
 async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
     c.insert_file(&new_file("f-kept", "o"), None).await.unwrap();
     c.record_virus_scan("f-kept", &json!({"status": "clean"}))
@@ -1321,13 +1340,18 @@ async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
     let upload = chunked_upload("dropped", "o", in_an_hour());
     c.create_upload(&upload).await.unwrap();
 
-    // 0004 takes the jobs' trace context (a claim reads it, so none can be made without it)...
+    // 0005 takes the files' compressed size (this code reads it)...
+    assert_eq!(c.migrate_down().await.unwrap(), Some(5));
+    assert!(
+        c.get_file("o", "f-kept").await.is_err(),
+        "the compressed_size column is gone"
+    );
+    // ... 0004 the jobs' trace context (a claim reads it, so none can be made without it)...
     assert_eq!(c.migrate_down().await.unwrap(), Some(4));
     assert!(
         c.claim_job("w", LEASE).await.is_err(),
         "the trace_context column is gone"
     );
-    assert_eq!(c.get_file("o", "f-kept").await.unwrap().id, "f-kept");
     // ... 0003 the scan column (this code reads it, so it cannot read files without it)...
     assert_eq!(c.migrate_down().await.unwrap(), Some(3));
     assert!(
@@ -1342,6 +1366,7 @@ async fn migrations_revert_one_at_a_time_and_reapply(c: Arc<dyn Catalog>) {
     let kept = c.get_file("o", "f-kept").await.unwrap();
     assert_eq!((kept.status.as_str(), kept.virus_scan), ("pending", None));
 
+    assert_eq!(c.migrate_down().await.unwrap(), Some(5));
     assert_eq!(c.migrate_down().await.unwrap(), Some(4));
     assert_eq!(c.migrate_down().await.unwrap(), Some(3));
     assert_eq!(c.migrate_down().await.unwrap(), Some(2));

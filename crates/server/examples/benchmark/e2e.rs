@@ -146,6 +146,11 @@ impl Service {
     /// Starts `bin serve` on the embedded default in a new directory under `work`, with the
     /// CPU profile endpoint on and uploads up to 2 GiB.
     pub async fn start(bin: &Path, work: &Path) -> Result<Service> {
+        Self::start_with(bin, work, &[]).await
+    }
+
+    /// [`Service::start`] with `extra` variables on top (e.g. `STORAGE_COMPRESSION_LEVEL`).
+    pub async fn start_with(bin: &Path, work: &Path, extra: &[(&str, &str)]) -> Result<Service> {
         let dir = work.join(format!("e2e-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
@@ -165,6 +170,11 @@ impl Service {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
         .collect();
         let mut server = Server::start(bin, &dir, &env)?;
         let client = reqwest::Client::builder()
@@ -226,6 +236,8 @@ pub struct LargeRun {
     pub total_s: f64,
     /// The server's peak RSS while the file went through, MB.
     pub peak_rss_mb: f64,
+    /// Bytes the original took in the store (`storage_info.compressed_size`, else its size).
+    pub stored_bytes: u64,
 }
 
 /// Multipart upload of `path` streamed from disk; the file id.
@@ -284,8 +296,21 @@ pub async fn large_csv(service: &Service, path: &Path, records: u64) -> Result<L
         "the result counts {:?} records, the file has {records}",
         row_count(&result)
     );
+    let file: serde_json::Value = service
+        .client
+        .get(format!("{base}/api/v1/files/{file_id}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let info = &file["storage_info"];
+    let stored_bytes = info["compressed_size"]
+        .as_u64()
+        .or_else(|| info["size"].as_u64())
+        .unwrap_or(0);
     service.delete(&file_id).await?;
     Ok(LargeRun {
+        stored_bytes,
         upload_s: (uploaded - started).as_secs_f64(),
         process_s: completed.saturating_duration_since(uploaded).as_secs_f64(),
         total_s: total.as_secs_f64(),

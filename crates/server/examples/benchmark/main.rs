@@ -8,6 +8,8 @@
 //!    pypdf, python-calamine, openpyxl, python-docx), alternated run by run.
 //! 3. End to end (`e2e.rs`): the release server on the embedded default, large CSVs (latency and
 //!    peak RSS, 1 GB included), small files from 10 and 100 clients.
+//!    Compression at rest (`compression`): the 100 MB CSV end to end with `storage.compression`
+//!    off, at zstd's default level 3 and one higher (4): stored bytes, upload and processing.
 //! 4. Criterion's results, when `cargo bench` left them in `--criterion`.
 //! 5. For every target missed, a CPU profile of fileproc doing that work (`profile.rs`).
 //!
@@ -15,7 +17,7 @@
 //! cargo run --release -p fileproc --example benchmark -- [--out BENCHMARKS.md]
 //!   [--python PATH] [--bin target/release/fileproc] [--inputs target/bench-inputs]
 //!   [--criterion target/criterion] [--work DIR] [--runs 5] [--e2e-runs 3]
-//!   [--small-files 1000] [--parts formats,e2e] [--items csv,xlsx] [--no-profiles]
+//!   [--small-files 1000] [--parts formats,e2e,compression] [--items csv,xlsx] [--no-profiles]
 //! ```
 //!
 //! `--items` keeps the per-format items whose title contains one of the words. Without
@@ -54,6 +56,7 @@ struct Args {
     small_files: usize,
     formats: bool,
     e2e: bool,
+    compression: bool,
     profiles: bool,
     /// Only the per-format items whose title contains one of these (case-insensitive).
     items: Vec<String>,
@@ -72,6 +75,7 @@ fn parse_args() -> Result<Args> {
         small_files: 1000,
         formats: true,
         e2e: true,
+        compression: true,
         profiles: true,
         items: Vec::new(),
     };
@@ -125,11 +129,13 @@ fn parse_args() -> Result<Args> {
             "--parts" => {
                 args.formats = false;
                 args.e2e = false;
+                args.compression = false;
                 for part in value.split(',') {
                     match part {
                         "formats" => args.formats = true,
                         "e2e" => args.e2e = true,
-                        other => bail!("unknown part {other:?}: formats or e2e"),
+                        "compression" => args.compression = true,
+                        other => bail!("unknown part {other:?}: formats, e2e or compression"),
                     }
                 }
             }
@@ -310,6 +316,43 @@ fn profile_item(item: &Item, path: &Path) -> Result<profile::Summary> {
 }
 
 /// The end-to-end part, with its verdicts.
+/// The 100 MB CSV end to end with compression at rest off, at the default level and one
+/// higher, each on a fresh service: what it saves in the store and costs in upload and
+/// processing time.
+async fn run_compression(args: &Args, report: &mut Report) -> Result<()> {
+    let path = args.inputs.join(Input::Csv100Mb.file_name());
+    let records = items::csv_floor(&path)?.saturating_sub(1);
+    let bytes = std::fs::metadata(&path)?.len();
+    let settings: [(&str, &[(&str, &str)]); 3] = [
+        ("none", &[("STORAGE_COMPRESSION", "none")]),
+        (
+            "zstd level 3 (default)",
+            &[("STORAGE_COMPRESSION_LEVEL", "3")],
+        ),
+        ("zstd level 4", &[("STORAGE_COMPRESSION_LEVEL", "4")]),
+    ];
+    for (label, extra) in settings {
+        let service = e2e::Service::start_with(&args.bin, &args.work, extra).await?;
+        // Warm-up: the catalog's and the workers' first use.
+        e2e::large_csv(&service, &path, records).await?;
+        let mut runs = Vec::new();
+        for run in 0..args.e2e_runs {
+            let r = e2e::large_csv(&service, &path, records).await?;
+            eprintln!(
+                "compression {label} run {run}: stored {} B, upload {:.3} s, processing {:.3} s",
+                r.stored_bytes, r.upload_s, r.process_s
+            );
+            runs.push(r);
+        }
+        report.compression.push(LargeRow {
+            label: label.to_owned(),
+            bytes,
+            runs,
+        });
+    }
+    Ok(())
+}
+
 async fn run_e2e(args: &Args, report: &mut Report) -> Result<()> {
     let service = e2e::Service::start(&args.bin, &args.work).await?;
     report.idle_rss_mb = Some(service.idle_rss_mb);
@@ -462,13 +505,14 @@ fn main() -> Result<()> {
     let wanted = selected
         .iter()
         .map(|i| i.input)
-        .chain(e2e_inputs.filter(|_| args.e2e));
+        .chain(e2e_inputs.filter(|_| args.e2e))
+        .chain(args.compression.then_some(Input::Csv100Mb));
     for input in wanted {
         if !inputs.contains(&input) {
             inputs.push(input);
         }
     }
-    if args.e2e && !args.bin.is_file() {
+    if (args.e2e || args.compression) && !args.bin.is_file() {
         bail!(
             "{} is missing: cargo build --release -p fileproc --bin fileproc (or --bin PATH)",
             args.bin.display()
@@ -478,11 +522,16 @@ fn main() -> Result<()> {
     if args.formats {
         run_formats(&args, selected, &mut report)?;
     }
-    if args.e2e {
-        tokio::runtime::Builder::new_multi_thread()
+    if args.e2e || args.compression {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
-            .build()?
-            .block_on(run_e2e(&args, &mut report))?;
+            .build()?;
+        if args.e2e {
+            runtime.block_on(run_e2e(&args, &mut report))?;
+        }
+        if args.compression {
+            runtime.block_on(run_compression(&args, &mut report))?;
+        }
     }
     if let Some(dir) = &args.criterion {
         report.criterion = report::read_criterion(dir);

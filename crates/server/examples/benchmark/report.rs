@@ -40,6 +40,8 @@ pub struct Report {
     pub items: Vec<Measured>,
     pub large: Vec<LargeRow>,
     pub small: Vec<SmallRow>,
+    /// The 100 MB CSV with compression at rest off and at two levels.
+    pub compression: Vec<LargeRow>,
     pub criterion: Vec<(String, f64, Option<String>)>,
     pub verdicts: Vec<Verdict>,
     pub notes: Vec<String>,
@@ -175,6 +177,35 @@ impl Report {
                     row.clients,
                     row.files,
                     row.runs.len(),
+                );
+            }
+        }
+        if let Some(none) = self.compression.first() {
+            let base = |f: fn(&LargeRun) -> f64| median(none.runs.iter().map(f).collect());
+            out.push_str(
+                "\n### Compression at rest: the 100 MB CSV\n\nThe same multipart upload and \
+                 processing on a fresh service per setting (`storage.compression`); stored is \
+                 the original's object in the store (`storage_info.compressed_size`). Medians; \
+                 the cost is the time over the time without compression.\n\n\
+                 | setting | runs | stored | ratio | upload | cost | processing | cost |\n\
+                 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            );
+            for row in &self.compression {
+                let col = |f: fn(&LargeRun) -> f64| median(row.runs.iter().map(f).collect());
+                let stored = col(|r| r.stored_bytes as f64);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.1} MB | {:.2}× | {} ({}) | {} | {} ({}) | {} |",
+                    row.label,
+                    row.runs.len(),
+                    stored / 1e6,
+                    row.bytes as f64 / stored,
+                    seconds(col(|r| r.upload_s)),
+                    mb_per_s(row.bytes, col(|r| r.upload_s)),
+                    ratio(col(|r| r.upload_s) / base(|r| r.upload_s)),
+                    seconds(col(|r| r.process_s)),
+                    mb_per_s(row.bytes, col(|r| r.process_s)),
+                    ratio(col(|r| r.process_s) / base(|r| r.process_s)),
                 );
             }
         }

@@ -2,6 +2,12 @@
 //! byte ranges (RFC 7233), a strong `ETag` (the SHA-256) and `Content-Disposition` (RFC 6266,
 //! with an RFC 8187 `filename*` for names that are not plain ASCII). A quarantined file's bytes
 //! are never served (403 `quarantined`).
+//!
+//! An original stored zstd-compressed (`storage.compression`) is decoded on the way out, so the
+//! bytes are the original's whatever the storage; a client that accepts `zstd` (RFC 9110
+//! section 12.5.3 `Accept-Encoding`, RFC 8878 section 7.2 for the coding) gets the stored frames
+//! as they are, with `Content-Encoding: zstd`, no work for either side. Byte ranges are always
+//! of the original bytes (identity), decoded from the frames under them.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -34,11 +40,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("Range" = Option<String>, Header, description = "One byte range (RFC 7233), e.g. `bytes=0-1023`, `bytes=-500`; several ranges get the whole file", example = "bytes=0-1023"),
         ("If-Range" = Option<String>, Header, description = "The ETag: the range only if the file is still this one"),
         ("If-None-Match" = Option<String>, Header, description = "ETags; 304 when one matches"),
+        ("Accept-Encoding" = Option<String>, Header, description = "`zstd` to get a file stored compressed as its stored zstd stream (RFC 9110 section 12.5.3)"),
     ),
     responses(
         (status = 200, description = "The whole file, with the content type it was stored with \
-            (text/csv, application/pdf, image/png...)", content((Binary = "*/*")), headers(
-            ("etag" = String, description = "The quoted hex SHA-256"),
+            (text/csv, application/pdf, image/png...); for a file stored compressed and a client \
+            that accepts `zstd`, the zstd stream of it with `Content-Encoding: zstd`", content((Binary = "*/*")), headers(
+            ("etag" = String, description = "The quoted hex SHA-256 (with `-zstd` for the zstd stream)"),
+            ("content-encoding" = String, description = "`zstd` when the stored zstd stream is served"),
+            ("vary" = String, description = "`accept-encoding` for a file stored compressed"),
             ("content-disposition" = String, description = "attachment; filename=...; filename*=UTF-8''..."),
             ("accept-ranges" = String, description = "bytes"),
             ("content-length" = u64, description = "Bytes"),
@@ -77,28 +87,40 @@ async fn download(
     }
     let size = u64::try_from(file.size).unwrap_or(0);
     let etag = format!("\"{}\"", file.sha256);
-    if headers
+    let zstd_etag = format!("\"{}-zstd\"", file.sha256);
+    let compressed = file.compressed_size.and_then(|c| u64::try_from(c).ok());
+    let wants_zstd = compressed.is_some() && accepts(&headers, "zstd");
+    if let Some(matched) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        // RFC 7232 section 3.2: If-None-Match uses the weak comparison, so W/"x" matches "x".
-        .is_some_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == etag || t == "*")
-        })
+        .and_then(|v| none_match(v, &etag, &zstd_etag, wants_zstd))
     {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        let mut response = (StatusCode::NOT_MODIFIED, [(header::ETAG, matched)]).into_response();
+        vary(&mut response, compressed.is_some());
+        return Ok(response);
     }
     let range = requested_range(&headers, &etag, size)?;
-    let stream = state
-        .blobs
-        .get_stream(&file.storage_key, range.clone())
-        .await?
-        .inspect_err(move |e| {
-            // The status is sent: the body breaks off, and the cause is logged here.
-            tracing::error!(file.id = %file_id, error = %e, "a download broke off");
-        });
+    let encoded = match (&range, wants_zstd) {
+        (None, true) => state.blobs.get_encoded(&file.storage_key).await?,
+        _ => None,
+    };
+    let (stream, length, etag) = match (encoded, compressed) {
+        (Some(stream), Some(stored)) => (stream, Some(stored), zstd_etag),
+        _ => {
+            let stream = state
+                .blobs
+                .get_stream(&file.storage_key, range.clone())
+                .await?;
+            (stream, None, etag)
+        }
+    };
+    let encoded = length.is_some();
+    let stream = stream.inspect_err(move |e| {
+        // The status is sent: the body breaks off, and the cause is logged here.
+        tracing::error!(file.id = %file_id, error = %e, "a download broke off");
+    });
     let mut response = Response::new(Body::from_stream(stream));
+    vary(&mut response, compressed.is_some());
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, header_value(&file.content_type));
     h.insert(header::ETAG, header_value(&etag));
@@ -107,6 +129,9 @@ async fn download(
         header::CONTENT_DISPOSITION,
         header_value(&content_disposition(&file.filename)),
     );
+    if encoded {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+    }
     match range {
         Some(r) => {
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -121,12 +146,58 @@ async fn download(
             );
         }
         None => {
+            let length = length.unwrap_or(size);
             response
                 .headers_mut()
-                .insert(header::CONTENT_LENGTH, header_value(&size.to_string()));
+                .insert(header::CONTENT_LENGTH, header_value(&length.to_string()));
         }
     }
     Ok(response)
+}
+
+/// The ETag to answer 304 with when `if_none_match` holds the ETag of the representation this
+/// request would get (`zstd_etag` when `wants_zstd`), or of the other one: both name the same
+/// bytes. RFC 9110 section 13.1.2: the weak comparison, so `W/"x"` matches `"x"`.
+fn none_match(
+    if_none_match: &str,
+    etag: &str,
+    zstd_etag: &str,
+    wants_zstd: bool,
+) -> Option<String> {
+    let chosen = if wants_zstd { zstd_etag } else { etag };
+    if_none_match
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == zstd_etag || t == "*")
+        .then(|| chosen.to_owned())
+}
+
+/// Whether `Accept-Encoding` names `coding` with a non-zero weight (RFC 9110 section 12.5.3).
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let weight = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            name.eq_ignore_ascii_case(coding) && weight > 0.0
+        })
+}
+
+/// `Vary: accept-encoding` on the responses about a file stored compressed, whose body depends
+/// on it.
+fn vary(response: &mut Response, compressed: bool) {
+    if compressed {
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
 }
 
 /// The one byte range to send (end exclusive), or `None` for the whole file.
@@ -205,6 +276,30 @@ mod tests {
             range("bytes=200-300"),
             Err(ApiError::RangeNotSatisfiable { size: 100 })
         ));
+    }
+
+    #[test]
+    fn accept_encoding_names_zstd_with_a_non_zero_weight() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts(&h, "zstd")
+        };
+        assert!(with("zstd"));
+        assert!(with("gzip, deflate, br, ZSTD;q=0.5"));
+        assert!(!with("gzip, br"));
+        assert!(!with("zstd;q=0"));
+        assert!(!with("*"));
+        assert!(!accepts(&HeaderMap::new(), "zstd"));
+    }
+
+    #[test]
+    fn if_none_match_takes_either_representation_and_answers_with_the_chosen_one() {
+        let (e, z) = ("\"e\"", "\"e-zstd\"");
+        assert_eq!(none_match("\"e\"", e, z, true).as_deref(), Some(z));
+        assert_eq!(none_match("W/\"e-zstd\"", e, z, false).as_deref(), Some(e));
+        assert_eq!(none_match("\"x\", *", e, z, false).as_deref(), Some(e));
+        assert_eq!(none_match("\"x\"", e, z, false), None);
     }
 
     #[test]

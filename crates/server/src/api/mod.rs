@@ -1,5 +1,6 @@
 //! The HTTP API (`DESIGN.md` section 2): one module per route group, each with its `router()`.
 
+pub mod compression;
 pub mod download;
 pub mod error;
 pub mod extract;
@@ -77,6 +78,8 @@ pub fn router(state: AppState) -> Result<Router, String> {
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
+    // JSON and text compressed for clients that accept it; downloads never (see the module).
+    app = app.layer(compression::layer());
     // Every request, the refused and the unmatched too, counted by the route it matched.
     let app = app.layer(axum::middleware::from_fn_with_state(
         state.clone(),

@@ -18,9 +18,18 @@ pub fn rfc3339(ms: i64) -> String {
 pub struct StorageInfo {
     pub bucket: String,
     pub key: String,
-    /// Bytes.
+    /// Bytes of the original.
     pub size: i64,
     pub content_type: String,
+    /// Bytes actually stored when the original is stored zstd-compressed (`storage.compression`;
+    /// before encryption's overhead, if any); absent when it is stored as it came. Downloads
+    /// return the original bytes either way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compressed_size: Option<i64>,
+    /// `zstd` when the stored object is compressed; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "zstd")]
+    pub encoding: Option<&'static str>,
 }
 
 /// A failure shown on a file.
@@ -107,6 +116,8 @@ impl FileView {
                 key: f.storage_key.clone(),
                 size: f.size,
                 content_type: f.content_type.clone(),
+                compressed_size: f.compressed_size,
+                encoding: f.compressed_size.map(|_| "zstd"),
             },
             metadata: serde_json::from_str(&f.metadata).unwrap_or(Value::Null),
             virus_scan: f

@@ -79,6 +79,10 @@ pub enum CryptError {
     /// The object was sealed with a key this service does not have.
     #[error("the stored object is sealed with key `{0}`, which is not configured")]
     UnknownKey(String),
+    /// A compressed object's frames or seek table do not decode or do not agree
+    /// (`super::compress`): damaged, cut or reordered.
+    #[error("the stored object's compressed data is damaged: {0}")]
+    Compressed(String),
 }
 
 impl CryptError {

@@ -1,18 +1,141 @@
-//! Reading objects, whole or by byte range: a sealed object (one that starts with the
-//! encryption header) is opened chunk by chunk as it streams ([`crypt`]); any other is served as
-//! stored.
+//! Reading objects, whole or by byte range. Two layers: the stored bytes
+//! ([`BlobStore::get_stored`]): a sealed object (one that starts with the encryption header)
+//! is opened chunk by chunk as it streams ([`crypt`]), any other is served as stored; then,
+//! for an original stored compressed, its frames decoded ([`compress`]). Callers of
+//! [`BlobStore::get_stream`] see the original bytes either way.
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
 
+use super::compress::{self, FrameDecoder, SeekTable};
 use super::crypt::{self, CryptError, HEADER_LEN, Header, Layout, MAGIC, Opener};
 use super::{BlobStore, ByteStream, StoreError};
 
+/// Stored bytes read from the end of a compressed object to find its seek table in one read
+/// (a table of up to 8,000 frames: 8 GB of plaintext).
+const TAIL_READ: u64 = 64 * 1024;
+
 impl BlobStore {
-    /// The object's bytes (its plaintext, if sealed) as a stream, optionally only `range`
-    /// (bytes, end exclusive, clamped to the object's end).
+    /// The object's bytes as they were written (the original bytes of a compressed original,
+    /// the plaintext of a sealed object) as a stream, optionally only `range` (bytes, end
+    /// exclusive, clamped to the object's end).
+    ///
+    /// A whole read is one GET; a range of a plain object is two (its start, then the bytes
+    /// under the range); a range of a compressed original also reads its seek table, then
+    /// only the frames under the range. A damaged sealed chunk or compressed frame ends the
+    /// stream with [`StoreError::Integrity`], never with its bytes; a damaged start is an
+    /// error of the call.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], [`StoreError::Integrity`] or a store failure.
+    #[tracing::instrument(name = "storage.get", skip(self), fields(otel.kind = "client"))]
+    pub async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        if !compress::may_be_compressed(key) {
+            return self.get_stored(key, range).await;
+        }
+        match range {
+            None => {
+                let stored = self.get_stored(key, None).await?;
+                let (first, rest) = peek(stored, compress::HEADER_LEN).await?;
+                let stored = prepend(first.clone(), rest);
+                if !compress::is_compressed(&first) {
+                    return Ok(stored);
+                }
+                let (first, rest) =
+                    peek(compress::decode_stream(stored, FrameDecoder::whole()), 1).await?;
+                Ok(prepend(first, rest))
+            }
+            Some(range) => {
+                let Some(table) = self.seek_table(key).await? else {
+                    return self.get_stored(key, Some(range)).await;
+                };
+                let Some(located) = table.locate(range) else {
+                    return Ok(futures::stream::empty().boxed());
+                };
+                let stored = self.get_stored(key, Some(located.stored)).await?;
+                let decoded = compress::decode_stream(stored, FrameDecoder::frames(located.frames));
+                // The first frame decodes now: a damaged one is an error of the call.
+                let sliced = compress::slice_stream(decoded, located.skip, located.take);
+                let (first, rest) = peek(sliced, 1).await?;
+                Ok(prepend(first, rest))
+            }
+        }
+    }
+
+    /// The stored zstd stream of a compressed original (opened if sealed, not decoded), for a
+    /// client that accepts `Content-Encoding: zstd`; `None` when the object is not compressed.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], [`StoreError::Integrity`] or a store failure.
+    pub async fn get_encoded(&self, key: &str) -> Result<Option<ByteStream>, StoreError> {
+        if !compress::may_be_compressed(key) {
+            return Ok(None);
+        }
+        let stored = self.get_stored(key, None).await?;
+        let (first, rest) = peek(stored, compress::HEADER_LEN).await?;
+        Ok(compress::is_compressed(&first).then(|| prepend(first, rest)))
+    }
+
+    /// The seek table of a compressed original, or `None` when the object is not compressed.
+    async fn seek_table(&self, key: &str) -> Result<Option<SeekTable>, StoreError> {
+        let start: Vec<Bytes> = self
+            .get_stored(key, Some(0..compress::HEADER_LEN as u64))
+            .await?
+            .try_collect()
+            .await?;
+        if !compress::is_compressed(&start.concat()) {
+            return Ok(None);
+        }
+        let stored_len = self.stored_size(key).await?;
+        let tail = self
+            .stored_bytes(key, stored_len.saturating_sub(TAIL_READ)..stored_len)
+            .await?;
+        let (_, table_len) = SeekTable::footer(&tail)?;
+        let table_len = table_len as u64;
+        if table_len > stored_len {
+            return Err(
+                CryptError::Compressed("the seek table is longer than the object".into()).into(),
+            );
+        }
+        let table = if table_len <= tail.len() as u64 {
+            SeekTable::parse(&tail[tail.len() - table_len as usize..])?
+        } else {
+            SeekTable::parse(
+                &self
+                    .stored_bytes(key, stored_len - table_len..stored_len)
+                    .await?,
+            )?
+        };
+        if table.stored_len() != stored_len {
+            return Err(
+                CryptError::Compressed("the seek table does not cover the object".into()).into(),
+            );
+        }
+        Ok(Some(table))
+    }
+
+    /// Stored bytes `range` gathered in memory (small reads only).
+    async fn stored_bytes(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let parts: Vec<Bytes> = self
+            .get_stored(key, Some(range))
+            .await?
+            .try_collect()
+            .await?;
+        Ok(parts.concat())
+    }
+
+    /// The object's bytes as stored, opened if sealed (a compressed original stays
+    /// compressed), optionally only `range` (bytes, end exclusive, clamped to the end).
     ///
     /// A whole read is one GET; a range is two (the header, then the chunks or bytes under the
     /// range, on the same version of the object). The first chunk of a sealed object is opened
@@ -21,8 +144,7 @@ impl BlobStore {
     ///
     /// # Errors
     /// [`StoreError::NotFound`], [`StoreError::Integrity`] or a store failure.
-    #[tracing::instrument(name = "storage.get", skip(self), fields(otel.kind = "client"))]
-    pub async fn get_stream(
+    pub async fn get_stored(
         &self,
         key: &str,
         range: Option<std::ops::Range<u64>>,
@@ -111,13 +233,25 @@ impl BlobStore {
         }
     }
 
-    /// The object's size in bytes: its plaintext size if it is sealed (from the chunk layout).
+    /// The object's size in bytes as written: the original size of a compressed original (from
+    /// its seek table), the plaintext size of a sealed object (from the chunk layout).
     ///
     /// # Errors
     /// [`StoreError::NotFound`], [`StoreError::Integrity`] for a sealed object whose size fits
-    /// no layout, or a store failure.
+    /// no layout or a damaged seek table, or a store failure.
     #[tracing::instrument(name = "storage.head", skip(self), fields(otel.kind = "client"))]
     pub async fn size(&self, key: &str) -> Result<u64, StoreError> {
+        if compress::may_be_compressed(key)
+            && let Some(table) = self.seek_table(key).await?
+        {
+            return Ok(table.plain_len());
+        }
+        self.stored_size(key).await
+    }
+
+    /// The object's size as stored, opened if sealed: its plaintext size if it is sealed (from
+    /// the chunk layout).
+    async fn stored_size(&self, key: &str) -> Result<u64, StoreError> {
         let path = ObjectPath::from(key);
         let meta = self.store.head(&path).await?;
         if meta.size < MAGIC.len() as u64 {

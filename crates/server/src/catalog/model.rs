@@ -62,6 +62,8 @@ pub struct NewFile {
     /// A JSON object given by the client.
     pub metadata: serde_json::Value,
     pub storage_key: String,
+    /// Bytes of the original as stored compressed; `None` when stored as it came.
+    pub compressed_size: Option<i64>,
 }
 
 /// A file row.
@@ -91,6 +93,10 @@ pub struct FileRecord {
     /// Defaulted so that file objects cached before the column existed still read.
     #[serde(default)]
     pub virus_scan: Option<String>,
+    /// Bytes of the original as stored zstd-compressed (`blob::compress`); `None` when stored
+    /// as it came. Defaulted as `virus_scan` is.
+    #[serde(default)]
+    pub compressed_size: Option<i64>,
 }
 
 /// Filters and page of a file listing.
@@ -246,6 +252,8 @@ pub struct FinishedUpload {
     pub size: i64,
     /// Lowercase hex SHA-256 of the bytes.
     pub sha256: String,
+    /// Bytes of the original as stored compressed; `None` when stored as it came.
+    pub compressed_size: Option<i64>,
 }
 
 /// Why a file is quarantined: its virus scan found threats. A quarantined file is never

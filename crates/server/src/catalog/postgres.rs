@@ -33,7 +33,7 @@ const JOBS_CHANNEL: &str = "fileproc_jobs";
 
 const FILE_COLUMNS: &str = "id, owner, filename, file_type, content_type, size, sha256, status, \
     progress, step, message, purpose, metadata, storage_key, error_code, error_message, \
-    uploaded_at, processed_at, updated_at, virus_scan";
+    uploaded_at, processed_at, updated_at, virus_scan, compressed_size";
 
 /// The columns of [`UploadRecord`]; `offset` is a keyword, hence quoted.
 const UPLOAD_COLUMNS: &str = "id, file_id, owner, kind, length, chunk_size, \"offset\", \
@@ -917,7 +917,7 @@ impl PostgresCatalog {
         };
         sqlx::query(
             "UPDATE files SET file_type = $1, content_type = $2, size = $3, sha256 = $4, \
-             status = $5, uploaded_at = $6, updated_at = $6 WHERE id = $7",
+             status = $5, uploaded_at = $6, updated_at = $6, compressed_size = $8 WHERE id = $7",
         )
         .bind(&facts.file_type)
         .bind(&facts.content_type)
@@ -926,6 +926,7 @@ impl PostgresCatalog {
         .bind(status)
         .bind(now)
         .bind(&file_id)
+        .bind(facts.compressed_size)
         .execute(&mut *tx)
         .await?;
         let job_id = match close {
@@ -984,8 +985,8 @@ async fn insert_file_row(
 ) -> CatalogResult<()> {
     sqlx::query(
         "INSERT INTO files (id, owner, filename, file_type, content_type, size, sha256, status, \
-         purpose, metadata, storage_key, uploaded_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         purpose, metadata, storage_key, uploaded_at, updated_at, compressed_size) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
     )
     .bind(&f.id)
     .bind(&f.owner)
@@ -999,6 +1000,7 @@ async fn insert_file_row(
     .bind(f.metadata.to_string())
     .bind(&f.storage_key)
     .bind(now)
+    .bind(f.compressed_size)
     .execute(tx)
     .await?;
     Ok(())

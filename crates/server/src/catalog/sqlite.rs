@@ -22,7 +22,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 const FILE_COLUMNS: &str = "id, owner, filename, file_type, content_type, size, sha256, status, \
     progress, step, message, purpose, metadata, storage_key, error_code, error_message, \
-    uploaded_at, processed_at, updated_at, virus_scan";
+    uploaded_at, processed_at, updated_at, virus_scan, compressed_size";
 
 /// The columns of [`UploadRecord`]; `offset` is a keyword, hence quoted.
 const UPLOAD_COLUMNS: &str = "id, file_id, owner, kind, length, chunk_size, \"offset\", \
@@ -818,7 +818,7 @@ impl SqliteCatalog {
         };
         sqlx::query(
             "UPDATE files SET file_type = ?, content_type = ?, size = ?, sha256 = ?, status = ?, \
-             uploaded_at = ?, updated_at = ? WHERE id = ?",
+             uploaded_at = ?, updated_at = ?, compressed_size = ? WHERE id = ?",
         )
         .bind(&facts.file_type)
         .bind(&facts.content_type)
@@ -827,6 +827,7 @@ impl SqliteCatalog {
         .bind(status)
         .bind(now)
         .bind(now)
+        .bind(facts.compressed_size)
         .bind(&file_id)
         .execute(&mut *tx)
         .await?;
@@ -886,8 +887,8 @@ async fn insert_file_row(
 ) -> CatalogResult<()> {
     sqlx::query(
         "INSERT INTO files (id, owner, filename, file_type, content_type, size, sha256, status, \
-         purpose, metadata, storage_key, uploaded_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         purpose, metadata, storage_key, uploaded_at, updated_at, compressed_size) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&f.id)
     .bind(&f.owner)
@@ -902,6 +903,7 @@ async fn insert_file_row(
     .bind(&f.storage_key)
     .bind(now)
     .bind(now)
+    .bind(f.compressed_size)
     .execute(tx)
     .await?;
     Ok(())

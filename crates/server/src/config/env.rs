@@ -54,6 +54,8 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("STORAGE_ENCRYPTION_ENABLED", "storage.encryption.enabled"),
     ("STORAGE_ENCRYPTION_KEY_ID", "storage.encryption.key_id"),
     ("STORAGE_ENCRYPTION_KEY", "storage.encryption.keys.default"),
+    ("STORAGE_COMPRESSION", "storage.compression.algorithm"),
+    ("STORAGE_COMPRESSION_LEVEL", "storage.compression.level"),
     ("PROCESSING_WORKER_COUNT", "processing.worker_count"),
     ("PROCESSING_TIMEOUT", "processing.timeout"),
     ("PROCESSING_MEMORY_LIMIT", "processing.memory_limit"),

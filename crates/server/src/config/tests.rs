@@ -828,3 +828,53 @@ fn tracing_settings_come_from_env_and_are_checked() {
         Some("http://[::1]:4318")
     );
 }
+
+#[test]
+fn compression_is_zstd_level_3_by_default_and_its_variables_set_it() {
+    let s = from_env(&[]).unwrap();
+    let c = &s.storage.compression;
+    assert_eq!(
+        (c.algorithm, c.level, c.min_ratio),
+        (CompressionAlgorithm::Zstd, 3, 1.2)
+    );
+    let s = from_env(&[
+        ("STORAGE_COMPRESSION", "none"),
+        ("STORAGE_COMPRESSION_LEVEL", "9"),
+        ("FILEPROC_STORAGE__COMPRESSION__MIN_RATIO", "2.5"),
+    ])
+    .unwrap();
+    let c = &s.storage.compression;
+    assert_eq!(
+        (c.algorithm, c.level, c.min_ratio),
+        (CompressionAlgorithm::None, 9, 2.5)
+    );
+    assert!(!c.enabled());
+    for (key, value, named) in [
+        (
+            "STORAGE_COMPRESSION_LEVEL",
+            "20",
+            "storage.compression.level",
+        ),
+        (
+            "STORAGE_COMPRESSION_LEVEL",
+            "0",
+            "storage.compression.level",
+        ),
+        (
+            "FILEPROC_STORAGE__COMPRESSION__MIN_RATIO",
+            "0.5",
+            "storage.compression.min_ratio",
+        ),
+        (
+            "STORAGE_COMPRESSION",
+            "brotli",
+            "storage.compression.algorithm",
+        ),
+    ] {
+        let message = err(from_env(&[(key, value)]));
+        assert!(
+            message.contains(named) && message.contains(value),
+            "{message}"
+        );
+    }
+}

@@ -246,6 +246,21 @@ impl Settings {
         if let Some(problem) = encryption_problem(&storage.encryption) {
             return Some(problem);
         }
+        let compression = &storage.compression;
+        if !(1..=19).contains(&compression.level) {
+            return Some(Problem::new(
+                "storage.compression.level",
+                compression.level.to_string(),
+                "a zstd level from 1 to 19",
+            ));
+        }
+        if !(compression.min_ratio >= 1.0 && compression.min_ratio.is_finite()) {
+            return Some(Problem::new(
+                "storage.compression.min_ratio",
+                compression.min_ratio.to_string(),
+                "a ratio of at least 1, such as 1.2",
+            ));
+        }
 
         if let Some(size) = processing
             .image

@@ -350,6 +350,7 @@ mod tests {
             purpose: None,
             metadata: json!({}),
             storage_key: "k".into(),
+            compressed_size: None,
         };
         state.catalog.insert_file(&file, Some(1)).await.unwrap();
         let mut watch = Watch::subscribe(&state, "o", Some(&id));

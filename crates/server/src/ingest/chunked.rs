@@ -193,6 +193,7 @@ pub async fn init(
             purpose: req.purpose,
             metadata,
             storage_key: BlobStore::original_key(&file_id),
+            compressed_size: None,
         },
         length: i64::try_from(req.size).ok(),
         chunk_size: i64::try_from(chunk_size).ok(),

@@ -24,7 +24,7 @@ use fileproc_formats::FileType;
 use sha2::{Digest, Sha256};
 
 use crate::api::error::ApiError;
-use crate::blob::{BlobStore, Upload};
+use crate::blob::{BlobStore, OriginalUpload};
 use crate::catalog::{FileRecord, NewFile};
 use crate::metrics::UploadKind;
 use crate::state::AppState;
@@ -45,6 +45,8 @@ struct StoredBlob {
     file_type: FileType,
     size: u64,
     sha256: String,
+    /// Bytes stored when compressed (`storage_info.compressed_size`).
+    compressed_size: Option<u64>,
     /// The refusal of the bytes' type, kept for after the virus scan (see the module doc).
     refused: Option<ApiError>,
 }
@@ -118,6 +120,7 @@ pub async fn multipart_upload(
         purpose: form.purpose,
         metadata: form.metadata,
         storage_key: key,
+        compressed_size: blob.compressed_size.and_then(|c| i64::try_from(c).ok()),
     };
     if let Some(refusal) = refused {
         return quarantine_or_refuse(state, &new, refusal).await;
@@ -177,7 +180,7 @@ async fn store_file(
     let mut size: u64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(sniff::SNIFF_LEN);
     // The open upload and what its first bytes showed.
-    let mut upload: Option<(Upload, Sniffed)> = None;
+    let mut upload: Option<(OriginalUpload, Sniffed)> = None;
     let outcome: Result<(), ApiError> = async {
         let received = &state.metrics.upload(UploadKind::Multipart).bytes;
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -211,28 +214,40 @@ async fn store_file(
         }
         (Err(e), None) => return Err(e),
     };
-    upload.finish().await?;
+    let stored = upload.finish().await?;
     Ok(StoredBlob {
         filename,
         file_type: sniffed.file_type,
         size,
         sha256: hex::encode(hasher.finalize()),
+        compressed_size: stored.compressed_size,
         refused: sniffed.refused,
     })
 }
 
-/// Check the type on the first bytes, then open the upload and write them; the upload and
-/// what the bytes showed.
+/// Check the type on the first bytes, then open the upload of the original (compressed when
+/// its type may shrink and its first frame does) and write them; the upload and what the bytes
+/// showed.
 pub(crate) async fn start(
     state: &AppState,
     key: &str,
     head: &[u8],
     filename: &str,
-) -> Result<(Upload, Sniffed), ApiError> {
+) -> Result<(OriginalUpload, Sniffed), ApiError> {
     let sniffed = detect(state, head, filename)?;
-    let mut upload = state.blobs.start_upload(key).await?;
+    let mut upload = state
+        .blobs
+        .start_original(key, compressible(sniffed.file_type))
+        .await?;
     upload.write(bytes::Bytes::copy_from_slice(head)).await?;
     Ok((upload, sniffed))
+}
+
+/// Whether files of `file_type` are worth a compression sample: text (CSV) and PDF, whose
+/// streams may or may not be compressed already (the sample decides). JPEG, PNG and WebP are
+/// compressed pictures, DOCX and XLSX deflated ZIP containers: zstd would not shrink them.
+fn compressible(file_type: FileType) -> bool {
+    matches!(file_type, FileType::Csv | FileType::Pdf)
 }
 
 /// The type of the first bytes. With virus scanning on, a refusal of the bytes (not of the

@@ -21,7 +21,7 @@ use sha2::Digest;
 use std::time::{Duration, Instant};
 
 use crate::api::error::ApiError;
-use crate::blob::{BlobStore, Upload};
+use crate::blob::{BlobStore, OriginalUpload, Upload};
 use crate::catalog::{CatalogError, FileRecord, FinishedUpload, UploadPart, UploadRecord, now_ms};
 use crate::events::{Event, ProgressReport, Step};
 use crate::state::AppState;
@@ -329,7 +329,7 @@ pub async fn assemble(
     let mut hasher = sha2::Sha256::new();
     let mut size: u64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(super::sniff::SNIFF_LEN);
-    let mut started: Option<(Upload, super::Sniffed)> = None;
+    let mut started: Option<(OriginalUpload, super::Sniffed)> = None;
     let outcome: Result<(), ApiError> = async {
         for piece in pieces {
             let mut stream = state.blobs.get_stream(&piece.storage_key, None).await?;
@@ -363,13 +363,14 @@ pub async fn assemble(
         }
         (Err(e), None) => return Err(e),
     };
-    upload.finish().await?;
+    let stored = upload.finish().await?;
     let file_type = sniffed.file_type;
     let facts = FinishedUpload {
         file_type: file_type.as_str().to_owned(),
         content_type: file_type.content_type().to_owned(),
         size: i64::try_from(size).unwrap_or(i64::MAX),
         sha256: hex::encode(hasher.finalize()),
+        compressed_size: stored.compressed_size.and_then(|c| i64::try_from(c).ok()),
     };
     Ok((facts, sniffed.refused))
 }

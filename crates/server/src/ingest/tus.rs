@@ -115,6 +115,7 @@ pub async fn create(
             purpose: meta.get("purpose").cloned(),
             metadata: serde_json::Value::Object(extra),
             storage_key: BlobStore::original_key(&file_id),
+            compressed_size: None,
         },
         length: size,
         chunk_size: None,

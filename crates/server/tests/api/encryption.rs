@@ -14,8 +14,13 @@ use crate::helpers::{TestApp, TestStack, generated_csv, test_data};
 /// A test key, not a secret.
 const KEY: &str = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=";
 const OTHER_KEY: &str = "oKGio6SlpqeoqaqrrK2ur7CxsrO0tba3uLm6u7y9vr8=";
-/// Encryption on, with the default 64 KiB chunks.
-const ENCRYPTED: &[(&str, &str)] = &[("FILEPROC_STORAGE__ENCRYPTION__KEYS__DEFAULT", KEY)];
+/// Encryption on, with the default 64 KiB chunks; compression off, so that the sealed layout of
+/// the original bytes can be checked here (compression and encryption together are tested in
+/// `compression.rs`).
+const ENCRYPTED: &[(&str, &str)] = &[
+    ("FILEPROC_STORAGE__ENCRYPTION__KEYS__DEFAULT", KEY),
+    ("STORAGE_COMPRESSION", "none"),
+];
 const CHUNK: usize = 64 * 1024;
 const MIB: usize = 1024 * 1024;
 
@@ -166,6 +171,7 @@ async fn chunked_and_tus_uploads_are_sealed_piece_by_piece_and_round_trip() {
     let settings = [
         ("STORAGE_ENCRYPTION_KEY", KEY),
         ("FILEPROC_STORAGE__ENCRYPTION__CHUNK_SIZE", "4KiB"),
+        ("STORAGE_COMPRESSION", "none"),
     ];
     let app = TestApp::start(&stack, &settings).await;
     let rows = 50_000;
@@ -362,7 +368,7 @@ async fn a_damaged_chunk_fails_downloads_and_processing_with_integrity_error() {
 async fn objects_stored_before_encryption_or_under_an_older_key_still_read() {
     let stack = TestStack::new().await;
     let plain_csv = generated_csv(3000);
-    let app = TestApp::start(&stack, &[]).await;
+    let app = TestApp::start(&stack, &[("STORAGE_COMPRESSION", "none")]).await;
     let (plain_id, _) = app.process("before.csv", plain_csv.clone()).await;
     app.stop().await;
     let stored = stack.raw_object(&BlobStore::original_key(&plain_id)).await;

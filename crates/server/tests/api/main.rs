@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod chunked;
+mod compression;
 mod csv_corpus;
 mod durability;
 mod encryption;

@@ -1,0 +1,196 @@
+//! Writing an original: its first frame is compressed as a sample, and the object is stored
+//! compressed (see [`super`]) when the sample shrinks enough, else as it came. Frames are
+//! compressed on the blocking pool, one while the next arrives, so that compression overlaps
+//! receiving.
+
+use bytes::{Bytes, BytesMut};
+use tokio::task::JoinHandle;
+
+use super::{Codec, Entry, FRAME_LEN, HEADER_LEN, SeekTable, header};
+use crate::blob::{StoreError, Upload};
+
+/// A frame compressed on the blocking pool: the compressor back, the frame's stored bytes and
+/// its plaintext length.
+type Compressed = (zstd::bulk::Compressor<'static>, Vec<u8>, usize);
+
+/// An original being written, compressed or not (decided on its first frame). Dropping it
+/// without [`OriginalUpload::finish`] aborts the upload.
+pub struct OriginalUpload {
+    upload: Upload,
+    mode: Mode,
+    /// Plaintext not yet in a frame (less than [`FRAME_LEN`] once a write returns).
+    pending: BytesMut,
+}
+
+enum Mode {
+    /// Stored as it comes.
+    AsIs,
+    /// The first frame is being gathered.
+    Sampling(Codec),
+    /// Stored compressed.
+    Zstd(Frames),
+}
+
+/// The state of a compressed object being written.
+struct Frames {
+    /// The compressor, when no frame is in flight.
+    compressor: Option<zstd::bulk::Compressor<'static>>,
+    /// The frame being compressed.
+    in_flight: Option<JoinHandle<std::io::Result<Compressed>>>,
+    table: SeekTable,
+}
+
+/// What was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredOriginal {
+    /// Bytes of the compressed object (what `Content-Encoding: zstd` serves, before any
+    /// sealing), or `None` when stored as it came.
+    pub compressed_size: Option<u64>,
+}
+
+impl OriginalUpload {
+    /// An original written through `upload`, compressed with `codec` when it is worth it.
+    pub(crate) fn new(upload: Upload, codec: Option<Codec>) -> Self {
+        OriginalUpload {
+            upload,
+            mode: codec.map_or(Mode::AsIs, Mode::Sampling),
+            pending: BytesMut::new(),
+        }
+    }
+
+    /// Append plaintext bytes.
+    ///
+    /// # Errors
+    /// The store failed, or compressing failed.
+    pub async fn write(&mut self, bytes: Bytes) -> Result<(), StoreError> {
+        if matches!(self.mode, Mode::AsIs) {
+            return self.upload.write(bytes).await;
+        }
+        self.pending.extend_from_slice(&bytes);
+        while self.pending.len() >= FRAME_LEN {
+            let frame = self.pending.split_to(FRAME_LEN).freeze();
+            self.push_frame(frame).await?;
+            if matches!(self.mode, Mode::AsIs) {
+                let rest = self.pending.split().freeze();
+                return self.upload.write(rest).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Complete the upload: the last frame, the seek table, and the object becomes visible.
+    ///
+    /// # Errors
+    /// Completing failed; the object is not stored.
+    pub async fn finish(mut self) -> Result<StoredOriginal, StoreError> {
+        if !self.pending.is_empty() {
+            let last = self.pending.split().freeze();
+            self.push_frame(last).await?;
+        }
+        let compressed_size = match &mut self.mode {
+            Mode::Zstd(frames) => {
+                if let Some(done) = frames.in_flight.take() {
+                    let (compressor, bytes, plain) = joined(done).await?;
+                    frames.compressor = Some(compressor);
+                    frames.record(bytes.len(), plain);
+                    self.upload.write(Bytes::from(bytes)).await?;
+                }
+                let table = frames.table.encode();
+                let size = frames.table.stored_len();
+                self.upload.write(table).await?;
+                Some(size)
+            }
+            Mode::AsIs | Mode::Sampling(_) => None,
+        };
+        self.upload.finish().await?;
+        Ok(StoredOriginal { compressed_size })
+    }
+
+    /// Abort the upload and remove what was written.
+    ///
+    /// # Errors
+    /// The store failed to abort.
+    pub async fn abort(self) -> Result<(), StoreError> {
+        self.upload.abort().await
+    }
+
+    /// One frame of plaintext: the sample that decides, or the next frame to compress.
+    async fn push_frame(&mut self, frame: Bytes) -> Result<(), StoreError> {
+        match &mut self.mode {
+            Mode::AsIs => self.upload.write(frame).await,
+            Mode::Sampling(codec) => {
+                let codec = *codec;
+                let compressor = compressor(codec.level)?;
+                let sample = frame.clone();
+                let (compressor, bytes, plain) = joined(tokio::task::spawn_blocking(move || {
+                    compress(compressor, &sample)
+                }))
+                .await?;
+                if !codec.worth_it(plain, bytes.len()) {
+                    self.mode = Mode::AsIs;
+                    return self.upload.write(frame).await;
+                }
+                let mut frames = Frames {
+                    compressor: Some(compressor),
+                    in_flight: None,
+                    table: SeekTable::default(),
+                };
+                frames.record(HEADER_LEN, 0);
+                frames.record(bytes.len(), plain);
+                self.mode = Mode::Zstd(frames);
+                self.upload.write(Bytes::copy_from_slice(&header())).await?;
+                self.upload.write(Bytes::from(bytes)).await
+            }
+            Mode::Zstd(frames) => {
+                if let Some(done) = frames.in_flight.take() {
+                    let (compressor, bytes, plain) = joined(done).await?;
+                    frames.compressor = Some(compressor);
+                    frames.record(bytes.len(), plain);
+                    self.upload.write(Bytes::from(bytes)).await?;
+                }
+                let Some(compressor) = frames.compressor.take() else {
+                    return Err(StoreError::Io(std::io::Error::other(
+                        "the compressor was lost by a failed frame",
+                    )));
+                };
+                frames.in_flight = Some(tokio::task::spawn_blocking(move || {
+                    compress(compressor, &frame)
+                }));
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Frames {
+    fn record(&mut self, compressed: usize, plain: usize) {
+        self.table.entries.push(Entry {
+            compressed: u32::try_from(compressed).unwrap_or(u32::MAX),
+            plain: u32::try_from(plain).unwrap_or(u32::MAX),
+        });
+    }
+}
+
+/// A compressor at `level` whose frames carry their content size and an XXH64 checksum.
+fn compressor(level: i32) -> Result<zstd::bulk::Compressor<'static>, StoreError> {
+    let mut c = zstd::bulk::Compressor::new(level)?;
+    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+    c.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(true))?;
+    Ok(c)
+}
+
+/// Compress one frame (on the blocking pool).
+fn compress(
+    mut compressor: zstd::bulk::Compressor<'static>,
+    frame: &[u8],
+) -> std::io::Result<Compressed> {
+    let bytes = compressor.compress(frame)?;
+    Ok((compressor, bytes, frame.len()))
+}
+
+/// The result of a blocking compression.
+async fn joined(task: JoinHandle<std::io::Result<Compressed>>) -> Result<Compressed, StoreError> {
+    task.await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+        .map_err(StoreError::Io)
+}

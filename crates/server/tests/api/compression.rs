@@ -1,0 +1,426 @@
+//! Compression at rest over real HTTP, on the suite's stack (local files, or S3): a CSV is
+//! stored as zstd frames, smaller, and every way out (download whole and by range, the zstd
+//! stream itself, processing) gives the original bytes; pictures and containers are stored as
+//! they came; compression and encryption together round-trip; a damaged frame is an
+//! `integrity_error`, never wrong bytes. Also the compression of JSON responses.
+
+use fileproc::blob::BlobStore;
+use fileproc::blob::compress::{self, FRAME_LEN, HEADER_LEN};
+use fileproc::blob::crypt::{self, MAGIC, TAG_LEN};
+use serde_json::Value;
+use sha2::Digest as _;
+
+use crate::helpers::{TestApp, TestStack, generated_csv, test_data};
+
+/// A test key, not a secret.
+const KEY: &str = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// GET `path` with extra headers: status, headers, body.
+async fn get(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = app.client.get(app.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("GET");
+    let status = r.status().as_u16();
+    let h = r.headers().clone();
+    (status, h, r.bytes().await.expect("body").to_vec())
+}
+
+fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Upload without processing; the file object.
+async fn upload_pending(app: &TestApp, name: &str, bytes: Vec<u8>) -> Value {
+    let r = app
+        .upload_bytes(name, bytes, &[("auto_process", "false")])
+        .await;
+    assert_eq!(r.status(), 201);
+    r.json().await.expect("file object")
+}
+
+/// Upload `bytes` through tus in two PATCHes; the file id.
+async fn upload_tus(app: &TestApp, name: &str, bytes: &[u8]) -> String {
+    use base64::Engine;
+    let r = app
+        .client
+        .post(app.url("/api/v1/tus/"))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", bytes.len().to_string())
+        .header(
+            "Upload-Metadata",
+            format!(
+                "filename {}",
+                base64::engine::general_purpose::STANDARD.encode(name)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let location = header(r.headers(), "location").unwrap().to_owned();
+    let half = bytes.len() / 2;
+    for (offset, piece) in [(0, &bytes[..half]), (half, &bytes[half..])] {
+        let r = app
+            .client
+            .patch(app.url(&location))
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", offset.to_string())
+            .body(piece.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    location.rsplit('/').next().unwrap().to_owned()
+}
+
+/// Every way of reading `id` back gives `original`: the whole download, ranges across frame
+/// boundaries and at both ends, and the stored zstd stream for a client that accepts it.
+async fn assert_reads_back(app: &TestApp, id: &str, original: &[u8], stored_zstd: &[u8]) {
+    let path = format!("/api/v1/files/{id}/download");
+    let (status, h, body) = get(app, &path, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&body), sha256_hex(original));
+    assert_eq!(
+        header(&h, "content-length"),
+        Some(original.len().to_string().as_str())
+    );
+    assert_eq!(header(&h, "content-encoding"), None);
+    assert_eq!(header(&h, "vary"), Some("accept-encoding"));
+    assert_eq!(
+        header(&h, "etag"),
+        Some(format!("\"{}\"", sha256_hex(original)).as_str())
+    );
+
+    let len = original.len();
+    let ranges = [
+        (0, 0),
+        (FRAME_LEN - 10, FRAME_LEN + 10),
+        (2 * FRAME_LEN, 2 * FRAME_LEN),
+        (100_000, 3 * FRAME_LEN + 12_345),
+        (len - 500, len - 1),
+    ];
+    for (first, last) in ranges {
+        let (status, h, body) =
+            get(app, &path, &[("Range", &format!("bytes={first}-{last}"))]).await;
+        assert_eq!(status, 206, "{first}-{last}");
+        assert_eq!(
+            header(&h, "content-range"),
+            Some(format!("bytes {first}-{last}/{len}").as_str())
+        );
+        assert_eq!(body, &original[first..=last], "{first}-{last}");
+    }
+    // A suffix range, and a range with zstd accepted: ranges are of the original bytes.
+    let (status, h, body) = get(
+        app,
+        &path,
+        &[("Range", "bytes=-777"), ("Accept-Encoding", "zstd")],
+    )
+    .await;
+    assert_eq!((status, header(&h, "content-encoding")), (206, None));
+    assert_eq!(body, &original[len - 777..]);
+
+    // zstd accepted: the stored frames as they are, which any zstd decoder reads.
+    let (status, h, body) = get(app, &path, &[("Accept-Encoding", "gzip, zstd")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-encoding"), Some("zstd"));
+    assert_eq!(
+        header(&h, "content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(
+        header(&h, "etag"),
+        Some(format!("\"{}-zstd\"", sha256_hex(original)).as_str())
+    );
+    assert_eq!(body, stored_zstd);
+    assert_eq!(
+        zstd::decode_all(&body[..]).expect("a zstd stream"),
+        original
+    );
+    // Either ETag is a match for If-None-Match.
+    let etag = format!("\"{}\"", sha256_hex(original));
+    let (status, h, _) = get(
+        app,
+        &path,
+        &[("Accept-Encoding", "zstd"), ("If-None-Match", &etag)],
+    )
+    .await;
+    assert_eq!(status, 304);
+    assert_eq!(
+        header(&h, "etag"),
+        Some(format!("\"{}-zstd\"", sha256_hex(original)).as_str())
+    );
+    // gzip only: the original bytes, never compressed again on the way out.
+    let (status, h, body) = get(app, &path, &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!((status, header(&h, "content-encoding")), (200, None));
+    assert_eq!(body.len(), len);
+}
+
+#[tokio::test]
+async fn a_csv_is_stored_as_zstd_frames_smaller_and_reads_back_byte_for_byte() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    let csv = generated_csv(150_000);
+    assert!(csv.len() > 5 * FRAME_LEN, "{}", csv.len());
+    let (id, result) = app.process("orders.csv", csv.clone()).await;
+    // Processing read the original through the decoder.
+    assert_eq!(result["csv"]["row_count"], 150_000);
+    assert_eq!(result["sha256"], sha256_hex(&csv));
+
+    let (_, file) = app.get_json(&format!("/api/v1/files/{id}")).await;
+    let info = &file["storage_info"];
+    let key = BlobStore::original_key(&id);
+    let stored = stack.raw_object(&key).await;
+    assert_eq!(info["size"], csv.len());
+    assert_eq!(info["encoding"], "zstd");
+    assert_eq!(info["compressed_size"], stored.len());
+    assert!(
+        stored.len() * 4 < csv.len(),
+        "{} stored for {}",
+        stored.len(),
+        csv.len()
+    );
+    assert!(stored.starts_with(&compress::header()));
+    // One frame per started MiB, as any zstd decoder reads them.
+    assert_eq!(zstd::decode_all(&stored[..]).expect("a zstd stream"), csv);
+    assert_reads_back(&app, &id, &csv, &stored).await;
+
+    // The records came from the decoded bytes too.
+    let (status, records) = app
+        .get_json(&format!("/api/v1/files/{id}/records?offset=149999&limit=5"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(records["records"].as_array().map(Vec::len), Some(1));
+    assert_eq!(records["records"][0]["id"], 149_999);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_tus_upload_is_compressed_when_assembled_and_its_ranges_read_back() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    let csv = generated_csv(100_000);
+    let id = upload_tus(&app, "tus.csv", &csv).await;
+    let status = app.wait_done(&id).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let stored = stack.raw_object(&BlobStore::original_key(&id)).await;
+    let (_, file) = app.get_json(&format!("/api/v1/files/{id}")).await;
+    assert_eq!(file["storage_info"]["compressed_size"], stored.len());
+    assert!(stored.len() * 4 < csv.len());
+    assert_reads_back(&app, &id, &csv, &stored).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pictures_containers_tiny_files_and_compression_off_are_stored_as_they_came() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    let jpeg = test_data("jpeg/Landscape_6.jpg");
+    let xlsx = test_data("xlsx/testEXCEL.xlsx");
+    // Two rows: the frame, header and seek table would outweigh what zstd saves.
+    let tiny = b"id,name\n1,a\n".to_vec();
+    for (name, bytes) in [
+        ("photo.jpg", &jpeg),
+        ("book.xlsx", &xlsx),
+        ("tiny.csv", &tiny),
+    ] {
+        let file = upload_pending(&app, name, bytes.clone()).await;
+        let id = file["file_id"].as_str().unwrap();
+        assert_eq!(file["storage_info"].get("compressed_size"), None, "{name}");
+        assert_eq!(file["storage_info"].get("encoding"), None, "{name}");
+        assert_eq!(
+            &stack.raw_object(&BlobStore::original_key(id)).await,
+            bytes,
+            "{name} is stored as it came"
+        );
+        let (status, h, body) = get(
+            &app,
+            &format!("/api/v1/files/{id}/download"),
+            &[("Accept-Encoding", "zstd")],
+        )
+        .await;
+        assert_eq!(
+            (status, header(&h, "content-encoding")),
+            (200, None),
+            "{name}"
+        );
+        assert_eq!(header(&h, "vary"), None, "{name}");
+        assert_eq!(&body, bytes, "{name}");
+    }
+    app.stop().await;
+
+    let app = TestApp::start(&stack, &[("STORAGE_COMPRESSION", "none")]).await;
+    let csv = generated_csv(20_000);
+    let file = upload_pending(&app, "plain.csv", csv.clone()).await;
+    let id = file["file_id"].as_str().unwrap();
+    assert_eq!(file["storage_info"].get("compressed_size"), None);
+    assert_eq!(stack.raw_object(&BlobStore::original_key(id)).await, csv);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn compression_then_encryption_round_trips_and_is_smaller_than_the_plaintext() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(
+        &stack,
+        &[
+            ("FILEPROC_STORAGE__ENCRYPTION__KEYS__DEFAULT", KEY),
+            ("STORAGE_COMPRESSION_LEVEL", "6"),
+        ],
+    )
+    .await;
+    let csv = generated_csv(120_000);
+    let (id, result) = app.process("sealed.csv", csv.clone()).await;
+    assert_eq!(result["csv"]["row_count"], 120_000);
+    let (_, file) = app.get_json(&format!("/api/v1/files/{id}")).await;
+    let compressed = file["storage_info"]["compressed_size"]
+        .as_u64()
+        .expect("compressed_size") as usize;
+    let stored = stack.raw_object(&BlobStore::original_key(&id)).await;
+    // Sealed after compressing: the encryption header, then 64 KiB chunks of the zstd stream.
+    assert!(stored.starts_with(&MAGIC));
+    let chunks = compressed.div_ceil(64 * 1024).max(1);
+    assert_eq!(
+        stored.len(),
+        crypt::HEADER_LEN + compressed + chunks * TAG_LEN
+    );
+    assert!(
+        stored.len() * 4 < csv.len(),
+        "{} for {}",
+        stored.len(),
+        csv.len()
+    );
+    // The zstd stream a client gets is the opened object: header first.
+    let (status, h, zstd_body) = get(
+        &app,
+        &format!("/api/v1/files/{id}/download"),
+        &[("Accept-Encoding", "zstd")],
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "content-encoding")),
+        (200, Some("zstd"))
+    );
+    assert_eq!(zstd_body.len(), compressed);
+    assert!(zstd_body.starts_with(&compress::header()[..HEADER_LEN]));
+    assert_reads_back(&app, &id, &csv, &zstd_body).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_damaged_frame_is_an_integrity_error_and_the_other_frames_still_read() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    let csv = generated_csv(100_000);
+    let file = upload_pending(&app, "damaged.csv", csv.clone()).await;
+    let id = file["file_id"].as_str().unwrap().to_owned();
+    let key = BlobStore::original_key(&id);
+    let mut stored = stack.raw_object(&key).await;
+    // A byte in the middle of the last data frame (before the seek table).
+    let at = stored.len() - 400;
+    stored[at] ^= 0x55;
+    stack.put_raw_object(&key, stored).await;
+
+    let path = format!("/api/v1/files/{id}/download");
+    let (status, _, body) = get(&app, &path, &[("Range", "bytes=0-99")]).await;
+    assert_eq!((status, &body[..]), (206, &csv[..100]));
+    let last = csv.len() - 1;
+    let (status, _, body) = get(
+        &app,
+        &path,
+        &[("Range", &format!("bytes={}-{last}", last - 9))],
+    )
+    .await;
+    assert_eq!(status, 500);
+    let error: Value = serde_json::from_slice(&body).expect("an error body");
+    assert_eq!(error["code"], "integrity_error", "{error}");
+    // A whole read breaks off before the damaged frame's bytes: never wrong bytes.
+    let r = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let got = r.bytes().await;
+    assert!(
+        got.as_ref().map_or(true, |b| b.len() < csv.len()),
+        "the whole body arrived"
+    );
+    // Processing fails the job with the same code, not retried.
+    assert_eq!(
+        app.post(&format!("/api/v1/files/{id}/process"))
+            .await
+            .status(),
+        202
+    );
+    let status = app.wait_done(&id).await;
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["error"]["code"], "integrity_error", "{status}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn json_responses_are_compressed_for_clients_that_accept_it_and_downloads_are_not() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    for i in 0..30 {
+        upload_pending(&app, &format!("file-{i}.csv"), generated_csv(10)).await;
+    }
+    let (status, h, gz) = get(
+        &app,
+        "/api/v1/files?limit=30",
+        &[("Accept-Encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "content-encoding")),
+        (200, Some("gzip"))
+    );
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    let list: Value = serde_json::from_slice(&plain).expect("JSON");
+    assert_eq!(list["files"].as_array().map(Vec::len), Some(30));
+    assert!(
+        gz.len() * 3 < plain.len(),
+        "{} for {}",
+        gz.len(),
+        plain.len()
+    );
+
+    let (status, h, z) = get(
+        &app,
+        "/api/v1/files?limit=30",
+        &[("Accept-Encoding", "zstd")],
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "content-encoding")),
+        (200, Some("zstd"))
+    );
+    assert_eq!(zstd::decode_all(&z[..]).unwrap(), plain);
+    // Without Accept-Encoding, identity.
+    let (_, h, body) = get(&app, "/api/v1/files?limit=30", &[]).await;
+    assert_eq!(header(&h, "content-encoding"), None);
+    assert_eq!(body, plain);
+
+    // A download of a file stored as it came is not gzipped on the way out.
+    let jpeg = test_data("jpeg/Landscape_6.jpg");
+    let file = upload_pending(&app, "photo.jpg", jpeg.clone()).await;
+    let id = file["file_id"].as_str().unwrap();
+    let (_, h, body) = get(
+        &app,
+        &format!("/api/v1/files/{id}/download"),
+        &[("Accept-Encoding", "gzip, zstd")],
+    )
+    .await;
+    assert_eq!(header(&h, "content-encoding"), None);
+    assert_eq!(body, jpeg);
+    app.stop().await;
+}

@@ -22,6 +22,16 @@ pub struct Limits {
     pub enable_webp: bool,
     /// WebP quality, 0..=100, for the conversion.
     pub webp_quality: u8,
+    /// Also make a lossless optimised variant of the original image
+    /// ([`crate::Analysis::optimized`]): a PNG recompressed by oxipng; a JPEG or WebP only when
+    /// [`Limits::strip_metadata`] is on too (the same image data, metadata left out).
+    pub optimize_images: bool,
+    /// oxipng's preset for the PNG variant, 0 (fastest) ..= 6 (smallest); above 6 acts as 6.
+    pub optimize_level: u8,
+    /// The optimised variant also leaves out metadata (text, time, EXIF but its orientation,
+    /// XMP, IPTC, comments); what changes how the picture looks (ICC profile, gamma, colour
+    /// chunks, physical pixel size) is kept.
+    pub strip_metadata: bool,
     /// Widest image accepted, in pixels (checked from the header, before decoding).
     pub max_image_width: u32,
     /// Tallest image accepted, in pixels.
@@ -62,6 +72,9 @@ impl Default for Limits {
             thumbnail_sizes: vec![256],
             enable_webp: false,
             webp_quality: 80,
+            optimize_images: false,
+            optimize_level: 2,
+            strip_metadata: false,
             max_image_width: 16_384,
             max_image_height: 16_384,
             max_image_pixels: 100_000_000,

@@ -22,6 +22,7 @@ pub mod xlsx;
 pub use context::{Context, DiscardRecords, Items, Limits, Progress, RecordSink};
 pub use error::FormatError;
 pub use file_type::FileType;
+pub use images::Optimized;
 pub use thumbnail::{EncodedImage, ImageFormat, Thumbnail};
 
 use serde::Serialize;
@@ -96,16 +97,21 @@ pub struct Analysis {
     /// caller to store beside it.
     #[serde(skip)]
     pub converted: Option<EncodedImage>,
+    /// A lossless, smaller variant of the original image (when [`Limits::optimize_images`] and
+    /// it came out smaller), for the caller to store beside it.
+    #[serde(skip)]
+    pub optimized: Option<Optimized>,
 }
 
 impl Analysis {
-    /// An analysis with only a section: no warnings, thumbnails or conversion.
+    /// An analysis with only a section: no warnings, thumbnails, conversion or variant.
     pub fn new(section: Section) -> Self {
         Analysis {
             section,
             warnings: Vec::new(),
             thumbnails: Vec::new(),
             converted: None,
+            optimized: None,
         }
     }
 }

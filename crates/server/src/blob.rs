@@ -9,6 +9,7 @@
 //! [prefix/]files/YYYY/MM/DD/{file_id}/records.ndjson  the typed records (see `records`)
 //! [prefix/]files/YYYY/MM/DD/{file_id}/thumbnail-256.jpeg  a thumbnail: size, format
 //! [prefix/]files/YYYY/MM/DD/{file_id}/converted.webp   the original converted to WebP
+//! [prefix/]files/YYYY/MM/DD/{file_id}/optimized.png    the lossless optimised variant
 //! [prefix/]files/YYYY/MM/DD/{file_id}/upload/00003-{uuid}  a part of an upload in progress
 //! ```
 //!
@@ -201,6 +202,15 @@ impl BlobStore {
     pub fn thumbnail_key(file_id: &str, size: u32, format: ImageFormat) -> String {
         format!(
             "{}/thumbnail-{size}.{}",
+            Self::file_prefix(file_id),
+            format.as_str()
+        )
+    }
+
+    /// Key of a file's lossless optimised variant, in its original's `format`.
+    pub fn optimized_key(file_id: &str, format: ImageFormat) -> String {
+        format!(
+            "{}/optimized.{}",
             Self::file_prefix(file_id),
             format.as_str()
         )

@@ -210,7 +210,11 @@ fn process_file(path: &Path, limits: Limits, thumbnails: Option<&Path>) -> anyho
             .converted
             .iter()
             .map(|c| (format!("converted.{}", c.format.as_str()), c));
-        for (name, image) in images.chain(converted) {
+        let optimized = analysis
+            .optimized
+            .iter()
+            .map(|o| (format!("optimized.{}", o.image.format.as_str()), &o.image));
+        for (name, image) in images.chain(converted).chain(optimized) {
             let out = dir.join(name);
             std::fs::write(&out, &image.bytes)
                 .with_context(|| format!("writing {}", out.display()))?;

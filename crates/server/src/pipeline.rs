@@ -456,7 +456,8 @@ async fn store_records(state: &AppState, key: &str, file: std::fs::File) -> Resu
         .map_err(storage_error)
 }
 
-/// Store the thumbnails and the conversion an analysis made, beside the original.
+/// Store the thumbnails, the conversion and the optimised variant an analysis made, beside
+/// the original.
 async fn store_images(
     state: &AppState,
     file_id: &str,
@@ -470,6 +471,11 @@ async fn store_images(
     if let Some(converted) = &analysis.converted {
         let key = BlobStore::converted_key(file_id, converted.format);
         let bytes = bytes::Bytes::from(converted.bytes.clone());
+        state.blobs.put(&key, bytes).await.map_err(storage_error)?;
+    }
+    if let Some(optimized) = &analysis.optimized {
+        let key = BlobStore::optimized_key(file_id, optimized.image.format);
+        let bytes = bytes::Bytes::from(optimized.image.bytes.clone());
         state.blobs.put(&key, bytes).await.map_err(storage_error)?;
     }
     Ok(())
@@ -534,6 +540,23 @@ pub fn result_json(
                 "height": c.height,
                 "bytes": c.bytes.len(),
                 "url": file_id.map(|id| format!("/api/v1/files/{id}/converted")),
+            }),
+        );
+    }
+    if let (Some(obj), Some(o)) = (result.as_object_mut(), &analysis.optimized) {
+        obj.insert(
+            "optimized".to_owned(),
+            json!({
+                "format": o.image.format.as_str(),
+                "width": o.image.width,
+                "height": o.image.height,
+                "bytes": o.image.bytes.len(),
+                "original_bytes": o.original_bytes,
+                "saving_bytes": o.saving_bytes(),
+                "saving_ratio": o.saving_ratio(),
+                "lossless": true,
+                "metadata_stripped": o.metadata_stripped,
+                "url": file_id.map(|id| format!("/api/v1/files/{id}/optimized")),
             }),
         );
     }

@@ -1,5 +1,5 @@
 //! One image's analysis, stage by stage (see the module documentation): header and limits,
-//! EXIF, pixels, orientation, thumbnails and the optional WebP conversion.
+//! EXIF, pixels, orientation, thumbnails, the optional WebP conversion and optimised variant.
 
 use std::io::{BufRead, BufReader, Seek};
 
@@ -10,7 +10,7 @@ use crate::thumbnail::{fit, thumbnails};
 use crate::{Analysis, Context, FileType, FormatError, ReadSeek, Section};
 
 use super::header::{Header, bad_signature, sniff};
-use super::{ImageSummary, convert, decode, exif, jpeg, png, webp};
+use super::{ImageSummary, convert, decode, exif, jpeg, optimize, png, webp};
 
 /// Read buffer: large enough that seeking over small chunks stays inside it.
 const BUFFER_BYTES: usize = 64 << 10;
@@ -67,6 +67,9 @@ pub(crate) fn analyze(
     let converted = convert_to_webp(&picture, &summary, ctx, &mut warnings)?;
     ctx.check_cancelled()?;
     let thumbnails = thumbnails(&picture, &ctx.limits.thumbnail_sizes)?;
+    // The variant reads the original whole: the decoded picture goes first.
+    drop(picture);
+    let optimized = optimize::variant(file_type, &mut r, &summary, ctx, &mut warnings)?;
 
     let section = match file_type {
         FileType::Jpeg => Section::Jpeg(summary),
@@ -78,6 +81,7 @@ pub(crate) fn analyze(
         warnings,
         thumbnails,
         converted,
+        optimized,
     })
 }
 

@@ -18,6 +18,10 @@
 //!    the picture the right way up; `display_width`/`display_height` are the dimensions after it.
 //! 5. **Outputs**: thumbnails through [`crate::thumbnail::thumbnails`] (PNG when the picture has
 //!    alpha) and, when [`crate::Limits::enable_webp`], a lossy WebP of the whole picture (`convert.rs`).
+//! 6. **Optimised variant** (`optimize.rs`), when [`crate::Limits::optimize_images`]: the
+//!    original read whole (after the limits passed, the decoded picture dropped), a PNG
+//!    recompressed losslessly by oxipng, and with [`crate::Limits::strip_metadata`] any of the
+//!    three without its metadata but its orientation; kept only when smaller.
 //!
 //! Colour is not managed: an embedded ICC profile is reported, not applied, and CMYK JPEGs are
 //! converted to RGB by the naive formula Pillow uses.
@@ -45,10 +49,12 @@ mod decode;
 mod exif;
 mod header;
 mod jpeg;
+mod optimize;
 mod png;
 mod webp;
 
 pub use exif::{ExifSummary, Exposure, Gps};
+pub use optimize::Optimized;
 
 use crate::{Access, Analysis, Analyzer, Context, FileType, FormatError, Input};
 

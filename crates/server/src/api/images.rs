@@ -1,7 +1,9 @@
-//! `GET /api/v1/files/{id}/thumbnail?size=` and `GET /api/v1/files/{id}/converted`: the pictures
-//! processing made (a thumbnail of each configured size, the optional WebP conversion), streamed
-//! from the blob store with their content type. Which exist, and their formats, is read from the
-//! file's result (`thumbnails[]`, `converted`), so a request never guesses a key.
+//! `GET /api/v1/files/{id}/thumbnail?size=`, `GET /api/v1/files/{id}/converted` and
+//! `GET /api/v1/files/{id}/optimized`: the pictures processing made (a thumbnail of each
+//! configured size, the optional WebP conversion, the optional lossless optimised variant),
+//! streamed from the blob store with their content type. Which exist, and their formats, is read
+//! from the file's result (`thumbnails[]`, `converted`, `optimized`), so a request never guesses
+//! a key.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -26,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(thumbnail))
         .routes(routes!(converted))
+        .routes(routes!(optimized))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -127,6 +130,39 @@ async fn converted(
         serde_json::from_value(converted).map_err(|e| ApiError::Internal(e.into()))?;
     let format = image_format(&picture.format)?;
     let key = BlobStore::converted_key(&file_id, format);
+    stream_picture(&state, &key, format).await
+}
+
+/// The lossless optimised variant of a processed picture, when `processing.image.optimize`
+/// made one: a PNG recompressed to identical pixels, or a JPEG or WebP with its metadata left
+/// out; the original stays as it was.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{file_id}/optimized",
+    tag = "content",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The picture, in the original's format", content((Binary = "image/png"), (Binary = "image/jpeg"), (Binary = "image/webp")),
+         headers(("cache-control" = String, description = "private, max-age=86400"))),
+        (status = 403, description = "The file is quarantined (`quarantined`)", body = ErrorBody),
+        (status = 404, description = "No such file, or no optimised variant (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Not completed (`not_completed`)", body = ErrorBody),
+        (status = 503, description = "The blob store is unavailable", body = ErrorBody),
+    ),
+)]
+async fn optimized(
+    State(state): State<AppState>,
+    Owner(owner): Owner,
+    ApiPath(file_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let result = completed_result(&state, &owner, &file_id).await?;
+    let Some(optimized) = result.get("optimized").cloned() else {
+        return Err(ApiError::NotFound("optimized image"));
+    };
+    let picture: Picture =
+        serde_json::from_value(optimized).map_err(|e| ApiError::Internal(e.into()))?;
+    let format = image_format(&picture.format)?;
+    let key = BlobStore::optimized_key(&file_id, format);
     stream_picture(&state, &key, format).await
 }
 

@@ -61,7 +61,8 @@ fn file_result() -> Value {
         json!({
             "type": "object",
             "description": "The result of a processed file (DESIGN.md section 4): the common fields, \
-                `converted` when a WebP conversion was made, and exactly one format section \
+                `converted` when a WebP conversion was made, `optimized` for a lossless optimised \
+                variant, and exactly one format section \
                 (`csv`, `pdf`, `docx`, `xlsx`, `jpeg`, `png` or `webp`).",
             "required": ["file_id", "file_type", "status", "processor", "processing_ms", "size",
                          "sha256", "warnings", "thumbnails"],
@@ -87,6 +88,25 @@ fn file_result() -> Value {
                         "width": {"type": "integer", "minimum": 0},
                         "height": {"type": "integer", "minimum": 0},
                         "bytes": {"type": "integer", "minimum": 0},
+                        "url": {"type": ["string", "null"]}
+                    }
+                },
+                "optimized": {
+                    "type": "object",
+                    "description": "The lossless optimised variant of a picture \
+                        (`processing.image.optimize`), kept only when smaller than the original",
+                    "required": ["format", "width", "height", "bytes", "original_bytes",
+                                 "saving_bytes", "saving_ratio", "lossless", "metadata_stripped"],
+                    "properties": {
+                        "format": {"type": "string", "description": "The original's: jpeg, png or webp"},
+                        "width": {"type": "integer", "minimum": 0, "description": "Pixels as stored (the EXIF orientation still applies)"},
+                        "height": {"type": "integer", "minimum": 0},
+                        "bytes": {"type": "integer", "minimum": 0, "description": "Bytes of the variant"},
+                        "original_bytes": {"type": "integer", "minimum": 0, "description": "Bytes of the original"},
+                        "saving_bytes": {"type": "integer", "minimum": 0, "description": "original_bytes - bytes"},
+                        "saving_ratio": {"type": "number", "minimum": 0, "maximum": 1, "description": "saving_bytes / original_bytes"},
+                        "lossless": {"type": "boolean", "description": "Always true: the pixels are the original's"},
+                        "metadata_stripped": {"type": "boolean", "description": "Metadata left out (`processing.image.strip_metadata`)"},
                         "url": {"type": ["string", "null"]}
                     }
                 },

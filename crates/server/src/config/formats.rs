@@ -21,6 +21,17 @@ pub struct ImageSettings {
     pub enable_webp: bool,
     /// Quality of the WebP conversion, 0..=100. Default 80.
     pub webp_quality: u8,
+    /// Also store a lossless optimised variant beside the original (`optimized` in the result,
+    /// `/optimized`): a PNG recompressed by oxipng; a JPEG or WebP only with `strip_metadata`.
+    /// Kept only when smaller. Default false.
+    #[serde(deserialize_with = "units::boolean")]
+    pub optimize: bool,
+    /// oxipng preset of the PNG variant, 0 (fastest) to 6 (smallest). Default 2.
+    pub optimize_level: u8,
+    /// The optimised variant also leaves out metadata (EXIF but its orientation, XMP, text
+    /// chunks, comments); the ICC profile and colour chunks stay. Default false.
+    #[serde(deserialize_with = "units::boolean")]
+    pub strip_metadata: bool,
     /// Widest image processed, in pixels, read from the header before decoding. Default 16384.
     pub max_width: u32,
     /// Tallest image processed, in pixels. Default 16384.
@@ -95,6 +106,9 @@ impl Default for ImageSettings {
             thumbnail_sizes: limits.thumbnail_sizes,
             enable_webp: limits.enable_webp,
             webp_quality: limits.webp_quality,
+            optimize: limits.optimize_images,
+            optimize_level: limits.optimize_level,
+            strip_metadata: limits.strip_metadata,
             max_width: limits.max_image_width,
             max_height: limits.max_image_height,
             max_pixels: limits.max_image_pixels,
@@ -142,6 +156,9 @@ impl ProcessingSettings {
             thumbnail_sizes: image.thumbnail_sizes.clone(),
             enable_webp: image.enable_webp,
             webp_quality: image.webp_quality,
+            optimize_images: image.optimize,
+            optimize_level: image.optimize_level,
+            strip_metadata: image.strip_metadata,
             max_image_width: image.max_width,
             max_image_height: image.max_height,
             max_image_pixels: image.max_pixels,

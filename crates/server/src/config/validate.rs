@@ -281,6 +281,13 @@ impl Settings {
                 "at least one size",
             ));
         }
+        if processing.image.optimize_level > 6 {
+            return Some(Problem::new(
+                "processing.image.optimize_level",
+                processing.image.optimize_level.to_string(),
+                "an oxipng preset from 0 to 6",
+            ));
+        }
         if processing.image.webp_quality > 100 {
             return Some(Problem::new(
                 "processing.image.webp_quality",

@@ -424,3 +424,141 @@ async fn json_responses_are_compressed_for_clients_that_accept_it_and_downloads_
     assert_eq!(body, jpeg);
     app.stop().await;
 }
+
+/// The pixels of an encoded picture, as 16-bit RGBA (exact for every PNG colour type).
+fn pixels(bytes: &[u8]) -> (u32, u32, Vec<u16>) {
+    let picture = image::load_from_memory(bytes).expect("decodes");
+    let rgba = picture.to_rgba16();
+    (rgba.width(), rgba.height(), rgba.into_raw())
+}
+
+#[tokio::test]
+async fn the_optimised_png_decodes_to_the_same_pixels_and_the_original_stays() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[("FILEPROC_PROCESSING__IMAGE__OPTIMIZE", "true")]).await;
+    for name in ["kodim23.png", "basn6a16.png", "tbbn3p08.png"] {
+        let original = test_data(&format!("png/{name}"));
+        let (id, result) = app.process(name, original.clone()).await;
+        let o = &result["optimized"];
+        let bytes = o["bytes"].as_u64().expect("an optimised variant") as usize;
+        assert_eq!(o["original_bytes"], original.len(), "{name}");
+        assert_eq!(o["saving_bytes"], original.len() - bytes, "{name}");
+        assert!(bytes < original.len(), "{name}: {bytes}");
+        assert_eq!(
+            (o["format"].as_str(), o["lossless"].as_bool()),
+            (Some("png"), Some(true))
+        );
+        assert_eq!(o["metadata_stripped"], false);
+        let (status, content_type, variant) = app
+            .get_bytes(&format!("/api/v1/files/{id}/optimized"))
+            .await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (200, "image/png"),
+            "{name}"
+        );
+        assert_eq!(variant.len(), bytes);
+        assert_eq!(
+            pixels(&variant),
+            pixels(&original),
+            "{name}: the pixels changed"
+        );
+        assert_eq!((o["width"].as_u64(), o["height"].as_u64()), {
+            let (w, h, _) = pixels(&original);
+            (Some(u64::from(w)), Some(u64::from(h)))
+        });
+        // The original is never replaced.
+        let (_, _, download) = app.get_bytes(&format!("/api/v1/files/{id}/download")).await;
+        assert_eq!(download, original, "{name}");
+    }
+    // A JPEG is not optimised without stripping; with optimisation off there is no variant.
+    let (id, result) = app
+        .process("photo.jpg", test_data("jpeg/Landscape_6.jpg"))
+        .await;
+    assert_eq!(result.get("optimized"), None);
+    let (status, _) = app.get_json(&format!("/api/v1/files/{id}/optimized")).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+
+    let app = TestApp::start(&stack, &[]).await;
+    let (id, result) = app.process("plain.png", test_data("png/kodim23.png")).await;
+    assert_eq!(result.get("optimized"), None, "off by default");
+    assert_eq!(
+        app.get_json(&format!("/api/v1/files/{id}/optimized"))
+            .await
+            .0,
+        404
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stripping_metadata_keeps_the_image_data_and_the_orientation() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(
+        &stack,
+        &[
+            ("FILEPROC_PROCESSING__IMAGE__OPTIMIZE", "true"),
+            ("FILEPROC_PROCESSING__IMAGE__STRIP_METADATA", "true"),
+        ],
+    )
+    .await;
+    // A camera JPEG (make, model, dates; no orientation): no EXIF left, same pixels.
+    let original = test_data("jpeg/testJPEG_EXIF.jpg");
+    let (id, result) = app.process("camera.jpg", original.clone()).await;
+    assert!(
+        result["jpeg"]["exif"]["make"].is_string(),
+        "{}",
+        result["jpeg"]["exif"]
+    );
+    let o = &result["optimized"];
+    assert_eq!(
+        (o["format"].as_str(), o["metadata_stripped"].as_bool()),
+        (Some("jpeg"), Some(true))
+    );
+    let (status, content_type, variant) = app
+        .get_bytes(&format!("/api/v1/files/{id}/optimized"))
+        .await;
+    assert_eq!((status, content_type.as_str()), (200, "image/jpeg"));
+    assert!(variant.len() < original.len());
+    assert_eq!(pixels(&variant), pixels(&original));
+    // Processed again, the variant has no EXIF at all, and the same dimensions.
+    let (_, again) = app.process("stripped.jpg", variant).await;
+    assert!(again["jpeg"]["exif"].is_null(), "{}", again["jpeg"]);
+    assert_eq!(
+        (
+            again["jpeg"]["width"].as_u64(),
+            again["jpeg"]["height"].as_u64()
+        ),
+        (
+            result["jpeg"]["width"].as_u64(),
+            result["jpeg"]["height"].as_u64()
+        )
+    );
+    // A photo turned by its EXIF orientation (6): the variant keeps only the orientation, so
+    // it still shows upright, with the same pixels.
+    let original = test_data("jpeg/Landscape_6.jpg");
+    let (id, result) = app.process("turned.jpg", original.clone()).await;
+    assert_eq!(result["jpeg"]["exif"]["orientation"], 6);
+    let (status, _, variant) = app
+        .get_bytes(&format!("/api/v1/files/{id}/optimized"))
+        .await;
+    assert_eq!(status, 200, "{}", result["optimized"]);
+    assert!(variant.len() < original.len());
+    assert_eq!(pixels(&variant), pixels(&original));
+    let (_, again) = app.process("turned-stripped.jpg", variant).await;
+    let exif = &again["jpeg"]["exif"];
+    assert_eq!(exif["orientation"], 6, "{exif}");
+    assert!(
+        exif["make"].is_null() && exif["datetime_original"].is_null(),
+        "{exif}"
+    );
+    assert_eq!(
+        (
+            again["jpeg"]["display_width"].as_u64(),
+            again["jpeg"]["display_height"].as_u64()
+        ),
+        (Some(1800), Some(1200))
+    );
+    app.stop().await;
+}

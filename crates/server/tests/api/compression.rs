@@ -39,52 +39,6 @@ fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> 
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Upload without processing; the file object.
-async fn upload_pending(app: &TestApp, name: &str, bytes: Vec<u8>) -> Value {
-    let r = app
-        .upload_bytes(name, bytes, &[("auto_process", "false")])
-        .await;
-    assert_eq!(r.status(), 201);
-    r.json().await.expect("file object")
-}
-
-/// Upload `bytes` through tus in two PATCHes; the file id.
-async fn upload_tus(app: &TestApp, name: &str, bytes: &[u8]) -> String {
-    use base64::Engine;
-    let r = app
-        .client
-        .post(app.url("/api/v1/tus/"))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", bytes.len().to_string())
-        .header(
-            "Upload-Metadata",
-            format!(
-                "filename {}",
-                base64::engine::general_purpose::STANDARD.encode(name)
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let location = header(r.headers(), "location").unwrap().to_owned();
-    let half = bytes.len() / 2;
-    for (offset, piece) in [(0, &bytes[..half]), (half, &bytes[half..])] {
-        let r = app
-            .client
-            .patch(app.url(&location))
-            .header("Tus-Resumable", "1.0.0")
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", offset.to_string())
-            .body(piece.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
-    }
-    location.rsplit('/').next().unwrap().to_owned()
-}
-
 /// Every way of reading `id` back gives `original`: the whole download, ranges across frame
 /// boundaries and at both ends, and the stored zstd stream for a client that accepts it.
 async fn assert_reads_back(app: &TestApp, id: &str, original: &[u8], stored_zstd: &[u8]) {
@@ -211,7 +165,7 @@ async fn a_tus_upload_is_compressed_when_assembled_and_its_ranges_read_back() {
     let stack = TestStack::new().await;
     let app = TestApp::start(&stack, &[]).await;
     let csv = generated_csv(100_000);
-    let id = upload_tus(&app, "tus.csv", &csv).await;
+    let id = app.upload_tus("tus.csv", &csv).await;
     let status = app.wait_done(&id).await;
     assert_eq!(status["status"], "completed", "{status}");
     let stored = stack.raw_object(&BlobStore::original_key(&id)).await;
@@ -235,7 +189,7 @@ async fn pictures_containers_tiny_files_and_compression_off_are_stored_as_they_c
         ("book.xlsx", &xlsx),
         ("tiny.csv", &tiny),
     ] {
-        let file = upload_pending(&app, name, bytes.clone()).await;
+        let file = app.upload_pending(name, bytes.clone()).await;
         let id = file["file_id"].as_str().unwrap();
         assert_eq!(file["storage_info"].get("compressed_size"), None, "{name}");
         assert_eq!(file["storage_info"].get("encoding"), None, "{name}");
@@ -262,7 +216,7 @@ async fn pictures_containers_tiny_files_and_compression_off_are_stored_as_they_c
 
     let app = TestApp::start(&stack, &[("STORAGE_COMPRESSION", "none")]).await;
     let csv = generated_csv(20_000);
-    let file = upload_pending(&app, "plain.csv", csv.clone()).await;
+    let file = app.upload_pending("plain.csv", csv.clone()).await;
     let id = file["file_id"].as_str().unwrap();
     assert_eq!(file["storage_info"].get("compressed_size"), None);
     assert_eq!(stack.raw_object(&BlobStore::original_key(id)).await, csv);
@@ -323,7 +277,7 @@ async fn a_damaged_frame_is_an_integrity_error_and_the_other_frames_still_read()
     let stack = TestStack::new().await;
     let app = TestApp::start(&stack, &[]).await;
     let csv = generated_csv(100_000);
-    let file = upload_pending(&app, "damaged.csv", csv.clone()).await;
+    let file = app.upload_pending("damaged.csv", csv.clone()).await;
     let id = file["file_id"].as_str().unwrap().to_owned();
     let key = BlobStore::original_key(&id);
     let mut stored = stack.raw_object(&key).await;
@@ -371,7 +325,8 @@ async fn json_responses_are_compressed_for_clients_that_accept_it_and_downloads_
     let stack = TestStack::new().await;
     let app = TestApp::start(&stack, &[]).await;
     for i in 0..30 {
-        upload_pending(&app, &format!("file-{i}.csv"), generated_csv(10)).await;
+        app.upload_pending(&format!("file-{i}.csv"), generated_csv(10))
+            .await;
     }
     let (status, h, gz) = get(
         &app,
@@ -412,7 +367,7 @@ async fn json_responses_are_compressed_for_clients_that_accept_it_and_downloads_
 
     // A download of a file stored as it came is not gzipped on the way out.
     let jpeg = test_data("jpeg/Landscape_6.jpg");
-    let file = upload_pending(&app, "photo.jpg", jpeg.clone()).await;
+    let file = app.upload_pending("photo.jpg", jpeg.clone()).await;
     let id = file["file_id"].as_str().unwrap();
     let (_, h, body) = get(
         &app,

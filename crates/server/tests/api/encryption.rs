@@ -67,11 +67,7 @@ async fn get_range(app: &TestApp, path: &str, range: &str) -> (u16, Option<Strin
 
 /// Upload without processing; the file id.
 async fn upload_pending(app: &TestApp, name: &str, bytes: Vec<u8>) -> String {
-    let r = app
-        .upload_bytes(name, bytes, &[("auto_process", "false")])
-        .await;
-    assert_eq!(r.status(), 201);
-    let file: Value = r.json().await.expect("file object");
+    let file = app.upload_pending(name, bytes).await;
     file["file_id"].as_str().expect("file_id").to_owned()
 }
 

@@ -245,6 +245,49 @@ impl TestApp {
         response.json().await.expect("file object")
     }
 
+    /// Upload `bytes` as `filename` without processing (`auto_process=false`); its file object
+    /// (asserting 201).
+    pub async fn upload_pending(&self, filename: &str, bytes: Vec<u8>) -> Value {
+        let response = self
+            .upload_bytes(filename, bytes, &[("auto_process", "false")])
+            .await;
+        assert_eq!(response.status(), 201, "upload of {filename}");
+        response.json().await.expect("file object")
+    }
+
+    /// Upload `bytes` as `filename` through tus 1.0 (a creation, then two PATCHes, the second
+    /// of which finishes it); the file id.
+    pub async fn upload_tus(&self, filename: &str, bytes: &[u8]) -> String {
+        use base64::Engine;
+        let name = base64::engine::general_purpose::STANDARD.encode(filename);
+        let r = self
+            .client
+            .post(self.url("/api/v1/tus/"))
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", bytes.len().to_string())
+            .header("Upload-Metadata", format!("filename {name}"))
+            .send()
+            .await
+            .expect("tus creation");
+        assert_eq!(r.status(), 201);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let half = bytes.len() / 2;
+        for (offset, piece) in [(0, &bytes[..half]), (half, &bytes[half..])] {
+            let r = self
+                .client
+                .patch(self.url(&location))
+                .header("Tus-Resumable", "1.0.0")
+                .header("Content-Type", "application/offset+octet-stream")
+                .header("Upload-Offset", offset.to_string())
+                .body(piece.to_vec())
+                .send()
+                .await
+                .expect("tus PATCH");
+            assert_eq!(r.status(), 204);
+        }
+        location.rsplit('/').next().unwrap().to_owned()
+    }
+
     /// `DELETE path`; the raw response.
     pub async fn delete(&self, path: &str) -> reqwest::Response {
         self.client

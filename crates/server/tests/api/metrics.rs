@@ -667,31 +667,7 @@ async fn chunked_and_tus_uploads_move_their_kinds() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 
     // tus: create, then two PATCHes that finish it.
-    let r = app
-        .client
-        .post(app.url("/api/v1/tus/"))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", csv.len().to_string())
-        .header("Upload-Metadata", "filename dC5jc3Y=")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let half = csv.len() / 2;
-    for (offset, piece) in [(0, &csv[..half]), (half, &csv[half..])] {
-        let r = app
-            .client
-            .patch(app.url(&location))
-            .header("Tus-Resumable", "1.0.0")
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", offset.to_string())
-            .body(piece.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
-    }
+    app.upload_tus("t.csv", &csv).await;
 
     // An aborted chunked upload is a failed one.
     let r = app

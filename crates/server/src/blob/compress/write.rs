@@ -89,11 +89,8 @@ impl OriginalUpload {
         }
         let compressed_size = match &mut self.mode {
             Mode::Zstd(frames) => {
-                if let Some(done) = frames.in_flight.take() {
-                    let (compressor, bytes, plain) = joined(done).await?;
-                    frames.compressor = Some(compressor);
-                    frames.record(bytes.len(), plain);
-                    self.upload.write(Bytes::from(bytes)).await?;
+                if let Some(bytes) = frames.land().await? {
+                    self.upload.write(bytes).await?;
                 }
                 let table = frames.table.encode();
                 let size = frames.table.stored_len();
@@ -142,11 +139,8 @@ impl OriginalUpload {
                 self.upload.write(Bytes::from(bytes)).await
             }
             Mode::Zstd(frames) => {
-                if let Some(done) = frames.in_flight.take() {
-                    let (compressor, bytes, plain) = joined(done).await?;
-                    frames.compressor = Some(compressor);
-                    frames.record(bytes.len(), plain);
-                    self.upload.write(Bytes::from(bytes)).await?;
+                if let Some(bytes) = frames.land().await? {
+                    self.upload.write(bytes).await?;
                 }
                 let Some(compressor) = frames.compressor.take() else {
                     return Err(StoreError::Io(std::io::Error::other(
@@ -163,6 +157,18 @@ impl OriginalUpload {
 }
 
 impl Frames {
+    /// The frame in flight, once compressed: the compressor back and the frame in the table;
+    /// its stored bytes, to write next. `None` when no frame is in flight.
+    async fn land(&mut self) -> Result<Option<Bytes>, StoreError> {
+        let Some(done) = self.in_flight.take() else {
+            return Ok(None);
+        };
+        let (compressor, bytes, plain) = joined(done).await?;
+        self.compressor = Some(compressor);
+        self.record(bytes.len(), plain);
+        Ok(Some(Bytes::from(bytes)))
+    }
+
     fn record(&mut self, compressed: usize, plain: usize) {
         self.table.entries.push(Entry {
             compressed: u32::try_from(compressed).unwrap_or(u32::MAX),

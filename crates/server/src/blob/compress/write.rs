@@ -1,7 +1,11 @@
 //! Writing an original: its first frame is compressed as a sample, and the object is stored
 //! compressed (see [`super`]) when the sample shrinks enough, else as it came. Frames are
-//! compressed on the blocking pool, one while the next arrives, so that compression overlaps
-//! receiving.
+//! compressed on the blocking pool while the next ones arrive, up to one per core at once (each
+//! with its own compressor), and written in order: compression overlaps receiving and hashing,
+//! and one upload can use every core. Memory: the frame being gathered plus those in flight,
+//! 1 MiB each.
+
+use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
@@ -33,10 +37,13 @@ enum Mode {
 
 /// The state of a compressed object being written.
 struct Frames {
-    /// The compressor, when no frame is in flight.
-    compressor: Option<zstd::bulk::Compressor<'static>>,
-    /// The frame being compressed.
-    in_flight: Option<JoinHandle<std::io::Result<Compressed>>>,
+    level: i32,
+    /// Compressors not in use.
+    idle: Vec<zstd::bulk::Compressor<'static>>,
+    /// The frames being compressed, oldest first.
+    in_flight: VecDeque<JoinHandle<std::io::Result<Compressed>>>,
+    /// Most frames compressed at once: the cores (at most 4).
+    max_in_flight: usize,
     table: SeekTable,
 }
 
@@ -89,7 +96,7 @@ impl OriginalUpload {
         }
         let compressed_size = match &mut self.mode {
             Mode::Zstd(frames) => {
-                if let Some(bytes) = frames.land().await? {
+                while let Some(bytes) = frames.land().await? {
                     self.upload.write(bytes).await?;
                 }
                 let table = frames.table.encode();
@@ -128,8 +135,12 @@ impl OriginalUpload {
                     return self.upload.write(frame).await;
                 }
                 let mut frames = Frames {
-                    compressor: Some(compressor),
-                    in_flight: None,
+                    level: codec.level,
+                    idle: vec![compressor],
+                    in_flight: VecDeque::new(),
+                    max_in_flight: std::thread::available_parallelism()
+                        .map_or(2, std::num::NonZero::get)
+                        .clamp(1, 4),
                     table: SeekTable::default(),
                 };
                 frames.record(HEADER_LEN, 0);
@@ -139,17 +150,20 @@ impl OriginalUpload {
                 self.upload.write(Bytes::from(bytes)).await
             }
             Mode::Zstd(frames) => {
-                if let Some(bytes) = frames.land().await? {
-                    self.upload.write(bytes).await?;
+                while frames.in_flight.len() >= frames.max_in_flight {
+                    if let Some(bytes) = frames.land().await? {
+                        self.upload.write(bytes).await?;
+                    }
                 }
-                let Some(compressor) = frames.compressor.take() else {
-                    return Err(StoreError::Io(std::io::Error::other(
-                        "the compressor was lost by a failed frame",
-                    )));
+                let compressor = match frames.idle.pop() {
+                    Some(c) => c,
+                    None => compressor(frames.level)?,
                 };
-                frames.in_flight = Some(tokio::task::spawn_blocking(move || {
-                    compress(compressor, &frame)
-                }));
+                frames
+                    .in_flight
+                    .push_back(tokio::task::spawn_blocking(move || {
+                        compress(compressor, &frame)
+                    }));
                 Ok(())
             }
         }
@@ -157,14 +171,14 @@ impl OriginalUpload {
 }
 
 impl Frames {
-    /// The frame in flight, once compressed: the compressor back and the frame in the table;
-    /// its stored bytes, to write next. `None` when no frame is in flight.
+    /// The oldest frame in flight, once compressed: its compressor back and the frame in the
+    /// table; its stored bytes, to write next. `None` when no frame is in flight.
     async fn land(&mut self) -> Result<Option<Bytes>, StoreError> {
-        let Some(done) = self.in_flight.take() else {
+        let Some(done) = self.in_flight.pop_front() else {
             return Ok(None);
         };
         let (compressor, bytes, plain) = joined(done).await?;
-        self.compressor = Some(compressor);
+        self.idle.push(compressor);
         self.record(bytes.len(), plain);
         Ok(Some(Bytes::from(bytes)))
     }

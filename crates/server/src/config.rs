@@ -294,7 +294,7 @@ pub struct StorageSettings {
     /// chunk size. Off by default.
     pub encryption: EncryptionSettings,
     /// Compression at rest of originals (`storage.compression`): algorithm, level, the ratio a
-    /// file's sample must reach. zstd at level 3 by default.
+    /// file's sample must reach. zstd at level 1 by default.
     pub compression: CompressionSettings,
 }
 
@@ -306,8 +306,9 @@ pub struct StorageSettings {
 pub struct CompressionSettings {
     /// `zstd` or `none` (`STORAGE_COMPRESSION`). Default `zstd`.
     pub algorithm: CompressionAlgorithm,
-    /// zstd level, 1 (fastest) to 19 (`STORAGE_COMPRESSION_LEVEL`). Default 3, zstd's own
-    /// default: about 300 MB/s per core on CSV.
+    /// zstd level, 1 (fastest) to 19 (`STORAGE_COMPRESSION_LEVEL`). Default 1: on the 100 MB
+    /// benchmark CSV it stores 3.12 times less, level 3 (zstd's own default) 3.26 times, for
+    /// a quarter more upload CPU (BENCHMARKS.md).
     pub level: i32,
     /// Smallest ratio of original to stored bytes, measured on the file's first frame (1 MiB),
     /// for which the file is stored compressed; below it the file is stored as it is. Default
@@ -319,7 +320,7 @@ impl Default for CompressionSettings {
     fn default() -> Self {
         CompressionSettings {
             algorithm: CompressionAlgorithm::Zstd,
-            level: 3,
+            level: 1,
             min_ratio: 1.2,
         }
     }

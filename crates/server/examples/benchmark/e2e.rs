@@ -151,7 +151,10 @@ impl Service {
 
     /// [`Service::start`] with `extra` variables on top (e.g. `STORAGE_COMPRESSION_LEVEL`).
     pub async fn start_with(bin: &Path, work: &Path, extra: &[(&str, &str)]) -> Result<Service> {
-        let dir = work.join(format!("e2e-{}", std::process::id()));
+        // One directory per service, several services may run at once.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = work.join(format!("e2e-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         // Removed on every way out, a server that does not start included.
@@ -238,6 +241,11 @@ pub struct LargeRun {
     pub peak_rss_mb: f64,
     /// Bytes the original took in the store (`storage_info.compressed_size`, else its size).
     pub stored_bytes: u64,
+    /// The server's CPU time (user + system) during the upload, seconds: unlike the wall time,
+    /// it does not grow when other work shares the machine.
+    pub upload_cpu_s: f64,
+    /// The server's CPU time from the 201 to the `completed` event, seconds.
+    pub process_cpu_s: f64,
 }
 
 /// Multipart upload of `path` streamed from disk; the file id.
@@ -272,11 +280,15 @@ pub async fn large_csv(service: &Service, path: &Path, records: u64) -> Result<L
     let pid = service.server.pid;
     let hwm_reset = reset_hwm(pid);
     let sampler = Sampler::start(pid);
+    let cpu = || cpu_ticks(pid).unwrap_or(0) as f64 / clock_ticks_per_second();
+    let cpu_started = cpu();
     let started = Instant::now();
     let base = &service.server.base;
     let file_id = upload_path(&service.client, base, path).await?;
     let uploaded = Instant::now();
+    let cpu_uploaded = cpu();
     let completed = service.watcher.wait(&file_id).await?;
+    let cpu_completed = cpu();
     let resp = service
         .client
         .get(format!("{base}/api/v1/files/{file_id}/result"))
@@ -311,6 +323,8 @@ pub async fn large_csv(service: &Service, path: &Path, records: u64) -> Result<L
     service.delete(&file_id).await?;
     Ok(LargeRun {
         stored_bytes,
+        upload_cpu_s: cpu_uploaded - cpu_started,
+        process_cpu_s: cpu_completed - cpu_uploaded,
         upload_s: (uploaded - started).as_secs_f64(),
         process_s: completed.saturating_duration_since(uploaded).as_secs_f64(),
         total_s: total.as_secs_f64(),

@@ -328,7 +328,7 @@ mod store_tests {
     use super::*;
     use crate::blob::{BlobStore, StoreError};
 
-    /// A local store in `dir`, compressing at level 3 when `compressing`.
+    /// A local store in `dir`, compressing at the default level when `compressing`.
     fn store(dir: &std::path::Path, compressing: bool) -> BlobStore {
         let mut settings = StorageSettings {
             local_path: dir.to_owned(),

@@ -830,12 +830,12 @@ fn tracing_settings_come_from_env_and_are_checked() {
 }
 
 #[test]
-fn compression_is_zstd_level_3_by_default_and_its_variables_set_it() {
+fn compression_is_zstd_level_1_by_default_and_its_variables_set_it() {
     let s = from_env(&[]).unwrap();
     let c = &s.storage.compression;
     assert_eq!(
         (c.algorithm, c.level, c.min_ratio),
-        (CompressionAlgorithm::Zstd, 3, 1.2)
+        (CompressionAlgorithm::Zstd, 1, 1.2)
     );
     let s = from_env(&[
         ("STORAGE_COMPRESSION", "none"),

@@ -477,6 +477,32 @@ fn a_file_with_nothing_to_strip_gets_no_variant() {
 }
 
 #[test]
+fn a_png_whose_pixels_would_take_oxipng_past_the_memory_limit_gets_no_variant() {
+    // 1000x1000 RGBA of zeros: a file of a few KiB whose 4 MB of pixels decode within an 8 MiB
+    // budget, but which oxipng would hold about three times over.
+    let mut bytes = Vec::new();
+    image::RgbaImage::new(1000, 1000)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let limits = Limits {
+        max_memory_bytes: 8 << 20,
+        ..optimizing(false)
+    };
+    let (_, analysis) = analyze(FileType::Png, &bytes, limits);
+    assert!(analysis.optimized.is_none());
+    assert_eq!(
+        analysis.warnings,
+        [
+            "no optimised PNG: recompressing its pixels would take about 12000000 bytes, over the \
+          memory limit of 8388608 (processing.memory_limit)"
+        ]
+    );
+}
+
+#[test]
 fn a_png_larger_than_the_memory_limit_gets_no_variant_and_a_warning() {
     // A 32x32 PNG carrying 256 KiB in a private chunk (which decoders skip without holding
     // it): its pixels fit a 64 KiB budget, its bytes do not.

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use crate::blob::compress::Stored;
 use crate::blob::{BlobStore, CryptError, StoreError};
 use crate::catalog::{FileRecord, StoredResult};
 use crate::config::OversizePolicy;
@@ -390,7 +391,11 @@ async fn open_input(
     let noted = damage.clone();
     let stream = state
         .blobs
-        .get_stream(&file.storage_key, None)
+        .get_original(
+            &file.storage_key,
+            Stored::from_compressed_size(file.compressed_size),
+            None,
+        )
         .await
         .map_err(storage_error)?
         .inspect_err(move |e| {

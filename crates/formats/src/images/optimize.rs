@@ -94,6 +94,19 @@ impl Optimized {
 ///
 /// # Errors
 /// `Cancelled` before the work starts; `Io` reading `file`. Everything else is a warning.
+/// The memory oxipng takes for `summary`'s picture, in bytes, at most: the unfiltered pixels
+/// of every frame (samples of `bit_depth` bits, 3 or 4 per pixel as an upper bound for grey and
+/// palette pictures too), held about three times over (the image, a filtered trial, the best
+/// one so far).
+fn png_working_bytes(summary: &ImageSummary) -> u64 {
+    let channels: u64 = if summary.has_alpha { 4 } else { 3 };
+    let bytes_per_sample = u64::from(summary.bit_depth.max(8)) / 8;
+    let frame = u64::from(summary.width) * u64::from(summary.height) * channels * bytes_per_sample;
+    frame
+        .saturating_mul(u64::from(summary.frame_count.max(1)))
+        .saturating_mul(3)
+}
+
 pub(crate) fn variant(
     file_type: FileType,
     file: &mut (impl Read + Seek),
@@ -119,6 +132,17 @@ pub(crate) fn variant(
             limits.max_memory_bytes
         ));
         return Ok(None);
+    }
+    if format == ImageFormat::Png {
+        let working = png_working_bytes(summary);
+        if working > limits.max_memory_bytes {
+            warnings.push(format!(
+                "no optimised PNG: recompressing its pixels would take about {working} bytes, \
+                 over the memory limit of {} (processing.memory_limit)",
+                limits.max_memory_bytes
+            ));
+            return Ok(None);
+        }
     }
     ctx.check_cancelled()?;
     file.rewind()?;

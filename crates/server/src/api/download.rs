@@ -22,6 +22,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
 use super::openapi::Binary;
 use crate::auth::Owner;
+use crate::blob::compress::Stored;
 use crate::catalog::FileStatus;
 use crate::state::AppState;
 
@@ -107,9 +108,10 @@ async fn download(
     let (stream, length, etag) = match (encoded, compressed) {
         (Some(stream), Some(stored)) => (stream, Some(stored), zstd_etag),
         _ => {
+            let stored = Stored::from_compressed_size(file.compressed_size);
             let stream = state
                 .blobs
-                .get_stream(&file.storage_key, range.clone())
+                .get_original(&file.storage_key, stored, range.clone())
                 .await?;
             (stream, None, etag)
         }
@@ -182,10 +184,11 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
         .any(|item| {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or_default().trim();
+            // RFC 9110 section 12.4.2: `q` in any case; a weight that does not parse is 0.
             let weight = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
+                .map(str::trim)
+                .find(|p| p.len() >= 2 && p[..2].eq_ignore_ascii_case("q="))
+                .map_or(1.0, |q| q[2..].trim().parse::<f32>().unwrap_or(0.0));
             name.eq_ignore_ascii_case(coding) && weight > 0.0
         })
 }
@@ -289,6 +292,9 @@ mod tests {
         assert!(with("gzip, deflate, br, ZSTD;q=0.5"));
         assert!(!with("gzip, br"));
         assert!(!with("zstd;q=0"));
+        assert!(!with("zstd;Q=0"));
+        assert!(!with("zstd;q="));
+        assert!(with("zstd; Q=0.1"));
         assert!(!with("*"));
         assert!(!accepts(&HeaderMap::new(), "zstd"));
     }

@@ -13,15 +13,19 @@
 //! ...
 //! zstd frame: the rest (1 byte to 1 MiB; no frame for an empty file)
 //! skippable frame, magic 0x184D2A5E:                         the seek table
-//!     per frame, the header first: compressed size (u32 LE), plaintext size (u32 LE)
-//!     footer: frame count (u32 LE), descriptor (1 byte, 0: no per-frame checksums),
+//!     per frame, the header first: compressed size (u32 LE), plaintext size (u32 LE),
+//!         checksum (u32 LE: the low 32 bits of the XXH64 of the frame's plaintext, as in the
+//!         frame's own trailer; 0 for the header)
+//!     footer: frame count (u32 LE), descriptor (1 byte, 0x80: checksums present),
 //!             seekable magic 0x8F92EAB1 (u32 LE)
 //! ```
 //!
 //! Frames are independent (each compressed alone), so a range needs only the frames under it,
-//! found through the seek table at the end. Every frame carries its content size and checksum,
-//! and a reader checks each frame against the table, so a damaged, cut or reordered object is
-//! an error ([`CryptError::Compressed`]), never wrong bytes. The object starts with the header
+//! found through the seek table at the end; a whole read reads the table first too. Every frame
+//! carries its content size and checksum, zstd checks the content against the checksum as it
+//! decodes, and a reader checks each frame's sizes and checksum against the table entry at its
+//! place, so a damaged, cut or reordered object is an error ([`CryptError::Compressed`]), never
+//! wrong bytes. The object starts with the header
 //! so that a reader knows from its first bytes, as with encryption's header, whether it is
 //! compressed; only originals are ever compressed ([`may_be_compressed`]).
 //!
@@ -36,7 +40,29 @@ use crate::config::{CompressionSettings, StorageSettings};
 mod read;
 mod write;
 
-pub use read::{FrameDecoder, decode_stream, slice_stream};
+pub use read::{FrameDecoder, checked_stream, decode_stream, slice_stream};
+
+/// What the catalog says of how an original is stored (its `compressed_size`), checked against
+/// the object when it is read: an object that disagrees is damaged or replaced, never served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Compressed, in the layout above.
+    Zstd,
+    /// As it came.
+    AsIs,
+    /// Not known (not an original, or a caller without the catalog): told by the header.
+    Unknown,
+}
+
+impl Stored {
+    /// From a file row's `compressed_size`.
+    pub fn from_compressed_size(compressed_size: Option<i64>) -> Stored {
+        match compressed_size {
+            Some(_) => Stored::Zstd,
+            None => Stored::AsIs,
+        }
+    }
+}
 pub use write::OriginalUpload;
 
 /// Plaintext bytes per frame: the sample a file's ratio is measured on, and the most a byte
@@ -58,8 +84,10 @@ const TABLE_MAGIC: u32 = 0x184D_2A5E;
 const SEEKABLE_MAGIC: u32 = 0x8F92_EAB1;
 /// Bytes of the seek table's footer.
 const FOOTER_LEN: usize = 9;
-/// Bytes of one seek table entry (no checksums).
-const ENTRY_LEN: usize = 8;
+/// Bytes of one seek table entry (with its checksum).
+const ENTRY_LEN: usize = 12;
+/// The seek table descriptor: checksums present, nothing else.
+const DESCRIPTOR: u8 = 0x80;
 const MARKER: &[u8; 8] = b"fileproc";
 const VERSION: u8 = 1;
 
@@ -119,6 +147,25 @@ pub struct Entry {
     pub compressed: u32,
     /// Plaintext bytes it decodes to (0 for the header).
     pub plain: u32,
+    /// The low 32 bits of the XXH64 of its plaintext (the frame's own trailer); 0 for the
+    /// header.
+    pub checksum: u32,
+}
+
+impl Entry {
+    /// The entry of a zstd frame as stored (`frame`, written with its checksum) that decodes to
+    /// `plain` bytes; of the header when `plain` is 0.
+    pub fn of_frame(frame: &[u8], plain: usize) -> Entry {
+        let checksum = match frame.len().checked_sub(4) {
+            Some(at) if plain > 0 => le32(&frame[at..]),
+            _ => 0,
+        };
+        Entry {
+            compressed: u32::try_from(frame.len()).unwrap_or(u32::MAX),
+            plain: u32::try_from(plain).unwrap_or(u32::MAX),
+            checksum,
+        }
+    }
 }
 
 /// Bytes of a seek table of `frames` entries, its skippable frame header included.
@@ -143,9 +190,10 @@ impl SeekTable {
         for e in &self.entries {
             out.put_u32_le(e.compressed);
             out.put_u32_le(e.plain);
+            out.put_u32_le(e.checksum);
         }
         out.put_u32_le(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
-        out.put_u8(0);
+        out.put_u8(DESCRIPTOR);
         out.put_u32_le(SEEKABLE_MAGIC);
         out.freeze()
     }
@@ -164,7 +212,7 @@ impl SeekTable {
         if le32(&footer[5..9]) != SEEKABLE_MAGIC {
             return Err(damaged("the object does not end with a seek table"));
         }
-        if footer[4] & 0x80 != 0 || footer[4] & 0x7c != 0 {
+        if footer[4] != DESCRIPTOR {
             return Err(damaged(
                 "the seek table's descriptor is not one this service writes",
             ));
@@ -189,7 +237,8 @@ impl SeekTable {
             .chunks_exact(ENTRY_LEN)
             .map(|e| Entry {
                 compressed: le32(&e[..4]),
-                plain: le32(&e[4..]),
+                plain: le32(&e[4..8]),
+                checksum: le32(&e[8..]),
             })
             .collect();
         Ok(SeekTable { entries })
@@ -270,10 +319,12 @@ mod tests {
         let mut entries = vec![Entry {
             compressed: HEADER_LEN as u32,
             plain: 0,
+            checksum: 0,
         }];
         entries.extend(plain.iter().map(|&p| Entry {
             compressed: p / 4,
             plain: p,
+            checksum: p ^ 0x5a5a,
         }));
         SeekTable { entries }
     }
@@ -283,7 +334,7 @@ mod tests {
         let t = table(&[1 << 20, 1 << 20, 100]);
         let bytes = t.encode();
         assert_eq!(bytes.len(), table_len(4));
-        assert_eq!(SeekTable::footer(&bytes).unwrap(), (4, 8 + 32 + 9));
+        assert_eq!(SeekTable::footer(&bytes).unwrap(), (4, 8 + 48 + 9));
         assert_eq!(SeekTable::parse(&bytes).unwrap(), t);
         assert_eq!(t.plain_len(), (2 << 20) + 100);
         assert_eq!(t.stored_len(), 24 + (1 << 19) + 25 + bytes.len() as u64);
@@ -435,6 +486,94 @@ mod store_tests {
         // Objects written either way read with either store.
         assert!(write(&blobs, "c/original", &data, 4096).await.is_some());
         assert_eq!(read(&off, "c/original", None).await, data);
+    }
+
+    #[tokio::test]
+    async fn swapped_frames_are_an_integrity_error_for_every_kind_of_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = store(dir.path(), true);
+        // Frames 1 and 2 of the same length and different bytes, then a third.
+        let mut data = text(FRAME_LEN);
+        let mut second = text(2 * FRAME_LEN)[FRAME_LEN..].to_vec();
+        second.truncate(FRAME_LEN);
+        data.extend_from_slice(&second);
+        data.extend_from_slice(&text(1000));
+        write(&blobs, "s/original", &data, FRAME_LEN).await.unwrap();
+        let path = dir.path().join("s/original");
+        let raw = std::fs::read(&path).unwrap();
+        let table = SeekTable::parse(&raw[raw.len() - table_len(4)..]).unwrap();
+        let [h, a, b] = [0, 1, 2].map(|i| table.entries[i].compressed as usize);
+        // Swapped, the seek table left as it was. (A table rewritten to match is another
+        // valid object: only encryption's authentication tells that apart.)
+        let mut kept = raw[..h].to_vec();
+        kept.extend_from_slice(&raw[h + a..h + a + b]);
+        kept.extend_from_slice(&raw[h..h + a]);
+        kept.extend_from_slice(&raw[h + a + b..]);
+        {
+            std::fs::write(&path, &kept).unwrap();
+            let whole = match blobs.get_stream("s/original", None).await {
+                Err(e) => Err(e),
+                Ok(s) => s.try_collect::<Vec<Bytes>>().await.map(|p| p.concat()),
+            };
+            assert!(
+                whole.is_err(),
+                "a whole read gave {} bytes",
+                whole.map_or(0, |b| b.len())
+            );
+            assert!(blobs.get_stream("s/original", Some(0..10)).await.is_err());
+            let encoded = match blobs.get_encoded("s/original").await {
+                Err(e) => Err(e),
+                Ok(s) => s
+                    .unwrap()
+                    .try_collect::<Vec<Bytes>>()
+                    .await
+                    .map(|p| p.concat()),
+            };
+            assert!(encoded.is_err(), "the zstd stream went out whole");
+        }
+        // Unharmed, the zstd stream is the object as stored.
+        std::fs::write(&path, &raw).unwrap();
+        let encoded: Vec<Bytes> = blobs
+            .get_encoded("s/original")
+            .await
+            .unwrap()
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(encoded.concat(), raw);
+    }
+
+    #[tokio::test]
+    async fn an_original_that_disagrees_with_the_catalog_is_never_served() {
+        use crate::blob::compress::Stored;
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = store(dir.path(), true);
+        let data = text(2 * FRAME_LEN);
+        write(&blobs, "c/original", &data, FRAME_LEN).await.unwrap();
+        let path = dir.path().join("c/original");
+        let read_as = |stored, range| {
+            let blobs = blobs.clone();
+            async move {
+                match blobs.get_original("c/original", stored, range).await {
+                    Err(e) => Err(e),
+                    Ok(s) => s.try_collect::<Vec<Bytes>>().await.map(|p| p.concat()),
+                }
+            }
+        };
+        assert_eq!(read_as(Stored::Zstd, None).await.unwrap(), data);
+        assert!(
+            read_as(Stored::AsIs, None).await.is_err(),
+            "compressed, said plain"
+        );
+        // Replaced by the plain bytes, or its first byte changed: said compressed, refused.
+        std::fs::write(&path, &data).unwrap();
+        assert!(read_as(Stored::Zstd, None).await.is_err());
+        assert!(read_as(Stored::Zstd, Some(0..10)).await.is_err());
+        assert_eq!(
+            read_as(Stored::AsIs, Some(0..10)).await.unwrap(),
+            &data[..10]
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use super::compress::{self, FrameDecoder, SeekTable};
+use super::compress::{self, FrameDecoder, SeekTable, Stored};
 use super::crypt::{self, CryptError, HEADER_LEN, Header, Layout, MAGIC, Opener};
 use super::{BlobStore, ByteStream, StoreError};
 
@@ -22,9 +22,9 @@ impl BlobStore {
     /// the plaintext of a sealed object) as a stream, optionally only `range` (bytes, end
     /// exclusive, clamped to the object's end).
     ///
-    /// A whole read is one GET; a range of a plain object is two (its start, then the bytes
-    /// under the range); a range of a compressed original also reads its seek table, then
-    /// only the frames under the range. A damaged sealed chunk or compressed frame ends the
+    /// A whole read of a plain object is one GET; a range is two (its start, then the bytes
+    /// under the range); a read of a compressed original reads its seek table from its end
+    /// first, then only the frames under the range (all of them for a whole read). A damaged sealed chunk or compressed frame ends the
     /// stream with [`StoreError::Integrity`], never with its bytes; a damaged start is an
     /// error of the call.
     ///
@@ -36,40 +36,64 @@ impl BlobStore {
         key: &str,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
+        self.get_original(key, Stored::Unknown, range).await
+    }
+
+    /// [`BlobStore::get_stream`] of a file's original, checked against what the catalog says
+    /// of it (`stored`): an original the catalog says is compressed must be (else
+    /// [`CryptError::Compressed`]: replaced or damaged at its start), and a whole read of one
+    /// it says is not must not start with the compression header.
+    ///
+    /// # Errors
+    /// As [`BlobStore::get_stream`].
+    pub async fn get_original(
+        &self,
+        key: &str,
+        stored: Stored,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
         if !compress::may_be_compressed(key) {
             return self.get_stored(key, range).await;
         }
-        match range {
-            None => {
-                let stored = self.get_stored(key, None).await?;
-                let (first, rest) = peek(stored, compress::HEADER_LEN).await?;
-                let stored = prepend(first.clone(), rest);
+        let table = match (stored, &range) {
+            (Stored::AsIs, Some(_)) => return self.get_stored(key, range).await,
+            (Stored::AsIs | Stored::Unknown, None) => {
+                let whole = self.get_stored(key, None).await?;
+                let (first, rest) = peek(whole, compress::HEADER_LEN).await?;
                 if !compress::is_compressed(&first) {
-                    return Ok(stored);
+                    return Ok(prepend(first, rest));
                 }
-                let (first, rest) =
-                    peek(compress::decode_stream(stored, FrameDecoder::whole()), 1).await?;
-                Ok(prepend(first, rest))
+                if stored == Stored::AsIs {
+                    return Err(mismatch("compressed, though it was stored as it came"));
+                }
+                // The frames are read below, after the seek table.
+                drop(rest);
+                self.seek_table(key).await?
             }
-            Some(range) => {
-                let Some(table) = self.seek_table(key).await? else {
-                    return self.get_stored(key, Some(range)).await;
-                };
-                let Some(located) = table.locate(range) else {
-                    return Ok(futures::stream::empty().boxed());
-                };
-                let stored = self.get_stored(key, Some(located.stored)).await?;
-                let decoded = compress::decode_stream(stored, FrameDecoder::frames(located.frames));
-                // The first frame decodes now: a damaged one is an error of the call.
-                let sliced = compress::slice_stream(decoded, located.skip, located.take);
-                let (first, rest) = peek(sliced, 1).await?;
-                Ok(prepend(first, rest))
-            }
-        }
+            (Stored::Unknown, Some(_)) => self.seek_table(key).await?,
+            (Stored::Zstd, _) => match self.seek_table(key).await? {
+                Some(table) => Some(table),
+                None => return Err(mismatch("not compressed, though it was stored compressed")),
+            },
+        };
+        let range = range.unwrap_or(0..u64::MAX);
+        let Some(table) = table else {
+            return self.get_stored(key, Some(range)).await;
+        };
+        let Some(located) = table.locate(range) else {
+            return Ok(futures::stream::empty().boxed());
+        };
+        let stored = self.get_stored(key, Some(located.stored)).await?;
+        let decoded = compress::decode_stream(stored, FrameDecoder::frames(located.frames));
+        // The first frame decodes now: a damaged one is an error of the call.
+        let sliced = compress::slice_stream(decoded, located.skip, located.take);
+        let (first, rest) = peek(sliced, 1).await?;
+        Ok(prepend(first, rest))
     }
 
     /// The stored zstd stream of a compressed original (opened if sealed, not decoded), for a
-    /// client that accepts `Content-Encoding: zstd`; `None` when the object is not compressed.
+    /// client that accepts `Content-Encoding: zstd`, each part checked against the seek table
+    /// as it goes ([`compress::checked_stream`]); `None` when the object is not compressed.
     ///
     /// # Errors
     /// [`StoreError::NotFound`], [`StoreError::Integrity`] or a store failure.
@@ -77,9 +101,13 @@ impl BlobStore {
         if !compress::may_be_compressed(key) {
             return Ok(None);
         }
+        let Some(table) = self.seek_table(key).await? else {
+            return Ok(None);
+        };
         let stored = self.get_stored(key, None).await?;
-        let (first, rest) = peek(stored, compress::HEADER_LEN).await?;
-        Ok(compress::is_compressed(&first).then(|| prepend(first, rest)))
+        // The header is checked now: a damaged start is an error of the call.
+        let (first, rest) = peek(compress::checked_stream(stored, table), 1).await?;
+        Ok(Some(prepend(first, rest)))
     }
 
     /// The seek table of a compressed original, or `None` when the object is not compressed.
@@ -264,6 +292,11 @@ impl BlobStore {
         let header = Header::parse(&start)?;
         Ok(Layout::new(header.chunk_size, meta.size)?.plain_len)
     }
+}
+
+/// An original whose object disagrees with the catalog.
+fn mismatch(what: &str) -> StoreError {
+    CryptError::Compressed(format!("the stored original is {what}")).into()
 }
 
 /// An object's bytes (or a range of them): as stored, or the plaintext of a sealed object.

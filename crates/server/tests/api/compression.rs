@@ -307,6 +307,22 @@ async fn a_damaged_frame_is_an_integrity_error_and_the_other_frames_still_read()
         got.as_ref().map_or(true, |b| b.len() < csv.len()),
         "the whole body arrived"
     );
+    // The object replaced by the plain original: the catalog says compressed, so it is refused
+    // (a replaced object is never served as if it were the file).
+    stack.put_raw_object(&key, csv.clone()).await;
+    for headers in [
+        &[][..],
+        &[("Accept-Encoding", "zstd")][..],
+        &[("Range", "bytes=0-9")][..],
+    ] {
+        let (status, _, body) = get(&app, &path, headers).await;
+        let error: Value = serde_json::from_slice(&body).expect("an error body");
+        assert_eq!(
+            (status, &error["code"]),
+            (500, &Value::from("integrity_error")),
+            "{headers:?}"
+        );
+    }
     // Processing fails the job with the same code, not retried.
     assert_eq!(
         app.post(&format!("/api/v1/files/{id}/process"))

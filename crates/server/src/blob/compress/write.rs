@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
 
-use super::{Codec, Entry, FRAME_LEN, HEADER_LEN, SeekTable, header};
+use super::{Codec, Entry, FRAME_LEN, SeekTable, header};
 use crate::blob::{StoreError, Upload};
 
 /// A frame compressed on the blocking pool: the compressor back, the frame's stored bytes and
@@ -143,8 +143,8 @@ impl OriginalUpload {
                         .clamp(1, 4),
                     table: SeekTable::default(),
                 };
-                frames.record(HEADER_LEN, 0);
-                frames.record(bytes.len(), plain);
+                frames.record(&header(), 0);
+                frames.record(&bytes, plain);
                 self.mode = Mode::Zstd(frames);
                 self.upload.write(Bytes::copy_from_slice(&header())).await?;
                 self.upload.write(Bytes::from(bytes)).await
@@ -179,15 +179,13 @@ impl Frames {
         };
         let (compressor, bytes, plain) = joined(done).await?;
         self.idle.push(compressor);
-        self.record(bytes.len(), plain);
+        self.record(&bytes, plain);
         Ok(Some(Bytes::from(bytes)))
     }
 
-    fn record(&mut self, compressed: usize, plain: usize) {
-        self.table.entries.push(Entry {
-            compressed: u32::try_from(compressed).unwrap_or(u32::MAX),
-            plain: u32::try_from(plain).unwrap_or(u32::MAX),
-        });
+    /// `frame`, as stored, decoding to `plain` bytes, in the seek table.
+    fn record(&mut self, frame: &[u8], plain: usize) {
+        self.table.entries.push(Entry::of_frame(frame, plain));
     }
 }
 

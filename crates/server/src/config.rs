@@ -308,7 +308,7 @@ pub struct CompressionSettings {
     pub algorithm: CompressionAlgorithm,
     /// zstd level, 1 (fastest) to 19 (`STORAGE_COMPRESSION_LEVEL`). Default 1: on the 100 MB
     /// benchmark CSV it stores 3.12 times less, level 3 (zstd's own default) 3.26 times, for
-    /// a quarter more upload CPU (BENCHMARKS.md).
+    /// a fifth more upload CPU (BENCHMARKS.md).
     pub level: i32,
     /// Smallest ratio of original to stored bytes, measured on the file's first frame (1 MiB),
     /// for which the file is stored compressed; below it the file is stored as it is. Default

@@ -122,15 +122,8 @@ async fn converted(
     Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let result = completed_result(&state, &owner, &file_id).await?;
-    let Some(converted) = result.get("converted").cloned() else {
-        return Err(ApiError::NotFound("converted image"));
-    };
-    let picture: Picture =
-        serde_json::from_value(converted).map_err(|e| ApiError::Internal(e.into()))?;
-    let format = image_format(&picture.format)?;
-    let key = BlobStore::converted_key(&file_id, format);
-    stream_picture(&state, &key, format).await
+    let found: ResultPicture = ("converted", "converted image", BlobStore::converted_key);
+    result_picture(&state, &owner, &file_id, found).await
 }
 
 /// The lossless optimised variant of a processed picture, when `processing.image.optimize`
@@ -155,15 +148,30 @@ async fn optimized(
     Owner(owner): Owner,
     ApiPath(file_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let result = completed_result(&state, &owner, &file_id).await?;
-    let Some(optimized) = result.get("optimized").cloned() else {
-        return Err(ApiError::NotFound("optimized image"));
+    let found: ResultPicture = ("optimized", "optimized image", BlobStore::optimized_key);
+    result_picture(&state, &owner, &file_id, found).await
+}
+
+/// Where a picture of the result is: its field, what a 404 names, its key from the file id and
+/// its format.
+type ResultPicture = (&'static str, &'static str, fn(&str, ImageFormat) -> String);
+
+/// The picture the result's `field` describes (its format there), streamed from its key; 404
+/// when the result has none.
+async fn result_picture(
+    state: &AppState,
+    owner: &str,
+    file_id: &str,
+    (field, missing, key): ResultPicture,
+) -> Result<Response, ApiError> {
+    let result = completed_result(state, owner, file_id).await?;
+    let Some(described) = result.get(field).cloned() else {
+        return Err(ApiError::NotFound(missing));
     };
     let picture: Picture =
-        serde_json::from_value(optimized).map_err(|e| ApiError::Internal(e.into()))?;
+        serde_json::from_value(described).map_err(|e| ApiError::Internal(e.into()))?;
     let format = image_format(&picture.format)?;
-    let key = BlobStore::optimized_key(&file_id, format);
-    stream_picture(&state, &key, format).await
+    stream_picture(state, &key(file_id, format), format).await
 }
 
 fn image_format(name: &str) -> Result<ImageFormat, ApiError> {

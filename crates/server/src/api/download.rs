@@ -23,6 +23,7 @@ use super::extract::ApiPath;
 use super::openapi::Binary;
 use crate::auth::Owner;
 use crate::blob::compress::Stored;
+use crate::blob::{ByteStream, CryptError, StoreError};
 use crate::catalog::FileStatus;
 use crate::state::AppState;
 
@@ -117,6 +118,13 @@ async fn download(
         }
     };
     let encoded = length.is_some();
+    // A whole original read is checked against its SHA-256 on the way; the last bytes wait
+    // for the digest, so a body that differs breaks off instead of completing.
+    let stream = if range.is_none() && !encoded {
+        verify_digest(stream, file.sha256.clone())
+    } else {
+        stream
+    };
     let stream = stream.inspect_err(move |e| {
         // The status is sent: the body breaks off, and the cause is logged here.
         tracing::error!(file.id = %file_id, error = %e, "a download broke off");
@@ -155,6 +163,44 @@ async fn download(
         }
     }
     Ok(response)
+}
+
+/// `stream` passed on with its SHA-256 computed on the way, one chunk held back: the last
+/// chunk goes out only once the digest of all the bytes equals `sha256` (lowercase hex), else
+/// the stream ends with [`CryptError::Digest`] (`integrity_error`) and the body breaks off.
+fn verify_digest(stream: ByteStream, sha256: String) -> ByteStream {
+    use futures::StreamExt;
+    use sha2::Digest;
+    let state = (stream, sha2::Sha256::new(), None::<bytes::Bytes>, false);
+    futures::stream::try_unfold(state, move |(mut stream, mut hasher, mut held, done)| {
+        let sha256 = sha256.clone();
+        async move {
+            if done {
+                return Ok(None);
+            }
+            loop {
+                match stream.next().await.transpose()? {
+                    Some(bytes) if bytes.is_empty() => {}
+                    Some(bytes) => {
+                        hasher.update(&bytes);
+                        if let Some(out) = held.replace(bytes) {
+                            return Ok(Some((out, (stream, hasher, held, false))));
+                        }
+                    }
+                    None => {
+                        let digest = hex::encode(hasher.finalize_reset());
+                        if digest != sha256 {
+                            return Err(StoreError::Integrity(CryptError::Digest(format!(
+                                "SHA-256 {digest}, the file's is {sha256}"
+                            ))));
+                        }
+                        return Ok(held.take().map(|out| (out, (stream, hasher, None, true))));
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
 }
 
 /// The ETag to answer 304 with when `if_none_match` holds the ETag of the representation this

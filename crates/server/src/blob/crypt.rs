@@ -83,6 +83,9 @@ pub enum CryptError {
     /// (`super::compress`): damaged, cut or reordered.
     #[error("the stored object's compressed data is damaged: {0}")]
     Compressed(String),
+    /// An original read whole does not have the digest recorded when it was stored.
+    #[error("the stored original is not the file stored: {0}")]
+    Digest(String),
 }
 
 impl CryptError {

@@ -406,7 +406,14 @@ fn pixels(bytes: &[u8]) -> (u32, u32, Vec<u16>) {
 #[tokio::test]
 async fn the_optimised_png_decodes_to_the_same_pixels_and_the_original_stays() {
     let stack = TestStack::new().await;
-    let app = TestApp::start(&stack, &[("FILEPROC_PROCESSING__IMAGE__OPTIMIZE", "true")]).await;
+    let app = TestApp::start(
+        &stack,
+        &[
+            ("FILEPROC_PROCESSING__IMAGE__OPTIMIZE", "true"),
+            ("FILEPROC_PROCESSING__IMAGE__ENABLE_WEBP", "true"),
+        ],
+    )
+    .await;
     for name in ["kodim23.png", "basn6a16.png", "tbbn3p08.png"] {
         let original = test_data(&format!("png/{name}"));
         let (id, result) = app.process(name, original.clone()).await;
@@ -438,6 +445,19 @@ async fn the_optimised_png_decodes_to_the_same_pixels_and_the_original_stays() {
             let (w, h, _) = pixels(&original);
             (Some(u64::from(w)), Some(u64::from(h)))
         });
+        // The WebP conversion beside it, served the same way.
+        let (status, content_type, webp) = app
+            .get_bytes(&format!("/api/v1/files/{id}/converted"))
+            .await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (200, "image/webp"),
+            "{name}"
+        );
+        assert_eq!(
+            webp.len() as u64,
+            result["converted"]["bytes"].as_u64().unwrap()
+        );
         // The original is never replaced.
         let (_, _, download) = app.get_bytes(&format!("/api/v1/files/{id}/download")).await;
         assert_eq!(download, original, "{name}");
@@ -531,5 +551,43 @@ async fn stripping_metadata_keeps_the_image_data_and_the_orientation() {
         ),
         (Some(1800), Some(1200))
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_whole_download_that_does_not_match_the_files_digest_breaks_off() {
+    let stack = TestStack::new().await;
+    let app = TestApp::start(&stack, &[]).await;
+    // Stored as it came (a JPEG): a byte changed in the middle changes no length or header.
+    let jpeg = test_data("jpeg/Landscape_6.jpg");
+    let file = app.upload_pending("photo.jpg", jpeg.clone()).await;
+    let id = file["file_id"].as_str().unwrap();
+    let key = BlobStore::original_key(id);
+    let path = format!("/api/v1/files/{id}/download");
+    let (_, _, intact) = get(&app, &path, &[]).await;
+    assert_eq!(intact, jpeg, "an intact file goes out whole");
+    let mut altered = jpeg.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0x01;
+    stack.put_raw_object(&key, altered).await;
+    // The status may go out before the digest is known: the response then breaks off (before
+    // or after its head reached the client), never with the last bytes.
+    if let Ok(mut r) = app.client.get(app.url(&path)).send().await {
+        assert_eq!(r.status(), 200);
+        let mut received = Vec::new();
+        let broke = loop {
+            match r.chunk().await {
+                Ok(Some(bytes)) => received.extend_from_slice(&bytes),
+                Ok(None) => break false,
+                Err(_) => break true,
+            }
+        };
+        assert!(
+            broke,
+            "the body ended cleanly after {} bytes",
+            received.len()
+        );
+        assert!(received.len() < jpeg.len(), "the last bytes were held back");
+    }
     app.stop().await;
 }

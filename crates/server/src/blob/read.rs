@@ -14,7 +14,8 @@ use super::crypt::{self, CryptError, HEADER_LEN, Header, Layout, MAGIC, Opener};
 use super::{BlobStore, ByteStream, StoreError};
 
 /// Stored bytes read from the end of a compressed object to find its seek table in one read
-/// (a table of up to 8,000 frames: 8 GB of plaintext).
+/// (a table of up to 5,400 frames of 12 bytes: 5.4 GB of plaintext; a larger one takes a second
+/// read).
 const TAIL_READ: u64 = 64 * 1024;
 
 impl BlobStore {
@@ -23,10 +24,11 @@ impl BlobStore {
     /// exclusive, clamped to the object's end).
     ///
     /// A whole read of a plain object is one GET; a range is two (its start, then the bytes
-    /// under the range); a read of a compressed original reads its seek table from its end
-    /// first, then only the frames under the range (all of them for a whole read). A damaged sealed chunk or compressed frame ends the
-    /// stream with [`StoreError::Integrity`], never with its bytes; a damaged start is an
-    /// error of the call.
+    /// under the range); a read of a compressed original reads its start, size and seek table
+    /// (from its end) first, then only the frames under the range (all of them for a whole
+    /// read). A damaged sealed chunk or compressed frame ends the stream with
+    /// [`StoreError::Integrity`], never with its bytes; a damaged start is an error of the
+    /// call.
     ///
     /// # Errors
     /// [`StoreError::NotFound`], [`StoreError::Integrity`] or a store failure.

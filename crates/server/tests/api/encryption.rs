@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 use std::collections::HashSet;
 
-use crate::helpers::{TestApp, TestStack, generated_csv, test_data};
+use crate::helpers::{TestApp, TestStack, broken_body, generated_csv, test_data};
 
 /// A test key, not a secret.
 const KEY: &str = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=";
@@ -307,21 +307,7 @@ async fn a_damaged_chunk_fails_downloads_and_processing_with_integrity_error() {
     );
     // The whole file: the status goes out once chunk 0 opens, so the response breaks off
     // (before or after its head reached the client) and never carries a byte that did not open.
-    if let Ok(mut r) = app.client.get(app.url(&download)).send().await {
-        assert_eq!(r.status(), 200);
-        let mut received = Vec::new();
-        let broke = loop {
-            match r.chunk().await {
-                Ok(Some(bytes)) => received.extend_from_slice(&bytes),
-                Ok(None) => break false,
-                Err(_) => break true,
-            }
-        };
-        assert!(
-            broke,
-            "the body ended cleanly after {} bytes",
-            received.len()
-        );
+    if let Some(received) = broken_body(&app, &download).await {
         assert!(received.len() <= 3 * CHUNK && csv.starts_with(&received));
     }
 

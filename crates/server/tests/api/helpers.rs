@@ -348,6 +348,28 @@ impl TestApp {
     }
 }
 
+/// GET `path` of a body expected to break off (a stored object that fails a check once the
+/// status went out): `None` when the response broke off before its head reached the client,
+/// else the bytes received before it broke off (asserting that it did, after a 200).
+pub async fn broken_body(app: &TestApp, path: &str) -> Option<Vec<u8>> {
+    let mut r = app.client.get(app.url(path)).send().await.ok()?;
+    assert_eq!(r.status(), 200);
+    let mut received = Vec::new();
+    let broke = loop {
+        match r.chunk().await {
+            Ok(Some(bytes)) => received.extend_from_slice(&bytes),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        broke,
+        "the body ended cleanly after {} bytes",
+        received.len()
+    );
+    Some(received)
+}
+
 /// Poll `/status` until the file is in one of `statuses` (60 s at most); its status.
 pub async fn wait_status(app: &TestApp, file_id: &str, statuses: &[&str]) -> Value {
     let started = Instant::now();

@@ -87,7 +87,7 @@ pub(crate) fn png(png: &[u8], exif: Option<&[u8]>) -> Result<Vec<u8>, String> {
 }
 
 /// Adds a chunk to a PNG: length, type, data, CRC-32 of type and data (section 5.3).
-fn push_png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+pub(super) fn push_png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(kind);

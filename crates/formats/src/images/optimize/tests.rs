@@ -1,6 +1,6 @@
 //! The container walks on small files made here, byte for byte.
 
-use super::strip::{jpeg, orientation_exif, png, webp};
+use super::strip::{jpeg, orientation_exif, png, push_png_chunk, webp};
 use super::*;
 
 /// A JPEG segment: marker, length, body.
@@ -144,13 +144,8 @@ fn a_simple_webp_comes_back_as_it_is() {
 
 /// A PNG chunk with its CRC.
 fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(kind);
-    crc.update(data);
-    out.extend_from_slice(&crc.finalize().to_be_bytes());
+    let mut out = Vec::new();
+    push_png_chunk(&mut out, kind, data);
     out
 }
 
